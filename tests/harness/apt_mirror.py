@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the Debian archive URI this host's own apt configuration uses.
 
 Test images are bootstrapped from the same archive the host already trusts, so the project never
@@ -15,7 +14,7 @@ def deb822_uris(text):
         for line in stanza.splitlines():
             if line.startswith("#") or ":" not in line or line[0].isspace():
                 continue
-            key, _, value = line.partition(":")
+            key, _sep, value = line.partition(":")
             fields[key.strip().lower()] = value.split()
         if "deb" not in fields.get("types", []):
             continue

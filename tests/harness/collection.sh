@@ -11,7 +11,10 @@ if [ "${1:-}" = --copy ]; then
   dest=$2/ansible_collections/sipstack/kamailio
   rm -rf "$dest"
   mkdir -p "$dest"
-  (cd "$root" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -C "$dest" -xf -
+  # Files deleted in the work tree but still tracked are left out: the copy is the work tree.
+  (cd "$root" && git ls-files -z -co --exclude-standard \
+    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+    | tar --null -T - -cf -) | tar -C "$dest" -xf -
   echo "$dest"
   exit 0
 fi

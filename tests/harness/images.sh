@@ -63,7 +63,9 @@ ensure_derived() {
     return 0
   fi
   log "building $tag"
-  docker build -q --build-arg "BASE=$base" --label "$label=$want" -t "$tag" "$images_dir/$kind" >/dev/null
+  local out
+  out=$(docker build -q --build-arg "BASE=$base" --label "$label=$want" -t "$tag" "$images_dir/$kind" 2>&1) \
+    || { printf '%s\n' "$out" >&2; log "building $tag failed"; return 1; }
 }
 
 bash "$here/docker.sh"

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The test command behind `make test`: sets up everything it needs, runs the layers, prints a
+# summary (layer, result, seconds) and exits 0 only when every layer passed. All layers run even
+# after a failure, so one run shows everything that is broken.
+#
+#   LAYERS     layers to run, in order (default: lint sanity unit integration molecule)
+#   SCENARIOS  molecule scenarios (default: default debian13)
+#   KEEP=1     keep molecule instances for debugging (molecule converge/verify/login by hand)
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+harness=$root/tests/harness
+venv=$root/.venv
+LAYERS=${LAYERS:-lint sanity unit integration molecule}
+SCENARIOS=${SCENARIOS:-default debian13}
+KEEP=${KEEP:-0}
+
+results=()
+failed=0
+
+record() { results+=("$1|$2|$3"); [ "$2" = passed ] || failed=1; }
+
+# Run one layer: a name and a command. Output goes straight through; the verdict is remembered.
+layer() {
+  local name=$1 start rc
+  shift
+  printf '\n==== %s ====\n' "$name"
+  start=$(date +%s)
+  "$@"
+  rc=$?
+  if [ $rc -eq 0 ]; then record "$name" passed $(($(date +%s) - start))
+  else record "$name" "FAILED (exit $rc)" $(($(date +%s) - start)); fi
+  return 0
+}
+
+summary() {
+  printf '\n%-26s %-18s %8s\n' layer result seconds
+  printf '%-26s %-18s %8s\n' -------------------------- ------------------ --------
+  local row name result secs passed=0 not_passed=0
+  for row in "${results[@]}"; do
+    IFS='|' read -r name result secs <<<"$row"
+    printf '%-26s %-18s %8s\n' "$name" "$result" "$secs"
+    if [ "$result" = passed ]; then passed=$((passed + 1)); else not_passed=$((not_passed + 1)); fi
+  done
+  printf '\nlayers: %d passed, %d failed\n' "$passed" "$not_passed"
+}
+
+cleanup() {
+  [ "$KEEP" = 1 ] || bash "$harness/cleanup.sh"
+  bash "$harness/mariadb.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup() {
+  bash "$harness/venv.sh" || return 1
+  bash "$harness/collection.sh" >/dev/null || return 1
+}
+
+export PATH=$venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$root/.cache/collections
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+
+layer setup setup
+if [ "$failed" = 1 ]; then summary; exit 1; fi
+
+lint_ruff() { ruff check . && ruff format --check --diff plugins tests; }
+lint_yamllint() { yamllint --strict .; }
+lint_ansible_lint() { ansible-lint --profile production; }
+
+# ansible-test bootstraps pip in each sanity venv from a script it downloads from a host outside
+# this machine's reach; it takes a cached copy first, so the offline stand-in goes there.
+install_pip_bootstrap() {
+  local version
+  version=$(python -c 'import pathlib, re, ansible_test
+src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip=.([0-9.]+).", src.read_text()).group(1))') || return 1
+  mkdir -p "$HOME/.ansible/test/cache"
+  install -m 0644 "$harness/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+}
+
+sanity() {
+  local dest
+  install_pip_bootstrap || return 1
+  # A copy outside this checkout: inside it, git would report the copy as ignored files.
+  dest=$(bash "$harness/collection.sh" --copy "${TMPDIR:-/tmp}/sipstack-ansible-test") || return 1
+  (cd "$dest" && ansible-test sanity --color no --python 3.11 --requirements)
+}
+
+pytest_layer() {
+  # pytest exits 5 when it collected nothing: a layer that ran no test has not passed.
+  pytest -p no:cacheprovider "$@"
+}
+
+integration() {
+  bash "$harness/mariadb.sh" start || return 1
+  eval "$(bash "$harness/mariadb.sh" env)" || return 1
+  pytest_layer tests/integration
+}
+
+molecule_scenario() {
+  local scenario=$1 release
+  release=$(sed -n 's/^# image-release: *//p' "molecule/$scenario/molecule.yml")
+  bash "$harness/images.sh" "${release:-debian12}" || return 1
+  if [ "$KEEP" = 1 ]; then molecule test -s "$scenario" --destroy=never
+  else molecule test -s "$scenario"; fi
+}
+
+for name in $LAYERS; do
+  case "$name" in
+    lint)
+      layer lint:ruff lint_ruff
+      layer lint:yamllint lint_yamllint
+      layer lint:ansible-lint lint_ansible_lint ;;
+    sanity) layer sanity sanity ;;
+    unit) layer unit pytest_layer tests/unit ;;
+    integration) layer integration integration ;;
+    molecule)
+      for scenario in $SCENARIOS; do layer "molecule:$scenario" molecule_scenario "$scenario"; done ;;
+    *) record "$name" "FAILED (unknown layer)" 0 ;;
+  esac
+done
+
+summary
+exit "$failed"
