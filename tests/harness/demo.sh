@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make demo`: converge a Debian 12 container with the example inventory (examples/inventory)
+# through playbooks/site.yml, then register every example subscriber from a second container
+# with a real SIP client and show cross-tenant attempts being refused.
+#   DEMO_KEEP=1  keep both containers afterwards (remove them later with `make clean`)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+harness=$root/tests/harness
+target=sipstack-demo-kamailio
+client=sipstack-demo-client
+network=sipstack-demo
+vault_pw=examples/demo-vault-password.txt
+
+log() { printf '\n[demo] %s\n' "$*"; }
+
+remove_containers() {
+  docker rm -f "$target" "$client" >/dev/null 2>&1 || true
+  docker network rm "$network" >/dev/null 2>&1 || true
+}
+
+finish() {
+  local rc=$?
+  if [ "${DEMO_KEEP:-0}" = 1 ]; then
+    log "containers kept: docker exec -it $target bash  (remove them with: make clean)"
+  else
+    remove_containers
+    log "containers removed (run DEMO_KEEP=1 make demo to keep them for a look around)"
+  fi
+  exit $rc
+}
+
+log "setting up: venv, Docker engine, Debian 12 test images"
+bash "$harness/venv.sh"
+bash "$harness/collection.sh" >/dev/null
+bash "$harness/images.sh" debian12
+export PATH=$root/.venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$root/.cache/collections
+
+remove_containers
+trap finish EXIT
+docker network create "$network" >/dev/null
+docker run -d --name "$target" --hostname kamailio --network "$network" \
+  -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock \
+  sipstack-test/systemd:debian12 >/dev/null
+docker run -d --name "$client" --hostname sipclient --network "$network" \
+  sipstack-test/sipclient:debian12 >/dev/null
+docker cp tests/sip/. "$client:/opt/sipstack-sip" >/dev/null
+proxy=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$network\").IPAddress }}" "$target")
+
+log "ansible-playbook playbooks/site.yml -i examples/inventory/demo.yml (target $target, $proxy)"
+start=$(date +%s)
+ansible-playbook -i examples/inventory/demo.yml --vault-password-file "$vault_pw" playbooks/site.yml
+log "converged in $(($(date +%s) - start)) s; registering every example subscriber from $client"
+
+python "$harness/demo_report.py" \
+  --tenants-dir examples/inventory/tenants \
+  --phones examples/demo-phone-passwords.yml \
+  --vault-password-file "$vault_pw" \
+  --client "$client" --proxy "$proxy"
