@@ -3,7 +3,7 @@
 # summary (layer, result, seconds) and exits 0 only when every layer passed. All layers run even
 # after a failure, so one run shows everything that is broken.
 #
-#   LAYERS     layers to run, in order (default: lint sanity unit integration molecule)
+#   LAYERS     layers to run, in order (default: lint build sanity unit integration molecule)
 #   SCENARIOS  molecule scenarios (default: default debian13)
 #   KEEP=1     keep molecule instances for debugging (molecule converge/verify/login by hand)
 set -uo pipefail
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 harness=$root/tests/harness
 venv=$root/.venv
-LAYERS=${LAYERS:-lint sanity unit integration molecule}
+LAYERS=${LAYERS:-lint build sanity unit integration molecule}
 SCENARIOS=${SCENARIOS:-default debian13}
 KEEP=${KEEP:-0}
 
@@ -88,6 +88,21 @@ sanity() {
   (cd "$dest" && ansible-test sanity --color no --python 3.11 --requirements)
 }
 
+# The tarball users install: it must build, install, and list both modules in ansible-doc.
+build_layer() {
+  local out listed
+  out=$(mktemp -d) || return 1
+  ansible-galaxy collection build --output-path "$out" . >/dev/null \
+    && ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-galaxy collection install --no-deps --force -p "$out/installed" "$out"/sipstack-kamailio-*.tar.gz >/dev/null \
+    && listed=$(ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc -l sipstack.kamailio) \
+    && printf '%s\n' "$listed" \
+    && grep -q '^sipstack.kamailio.kamailio_domain ' <<<"$listed" \
+    && grep -q '^sipstack.kamailio.kamailio_subscriber ' <<<"$listed"
+  local rc=$?
+  rm -rf "$out"
+  return $rc
+}
+
 pytest_layer() {
   # pytest exits 5 when it collected nothing: a layer that ran no test has not passed.
   pytest -p no:cacheprovider "$@"
@@ -113,6 +128,7 @@ for name in $LAYERS; do
       layer lint:ruff lint_ruff
       layer lint:yamllint lint_yamllint
       layer lint:ansible-lint lint_ansible_lint ;;
+    build) layer build build_layer ;;
     sanity) layer sanity sanity ;;
     unit) layer unit pytest_layer tests/unit ;;
     integration) layer integration integration ;;
