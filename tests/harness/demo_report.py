@@ -1,9 +1,9 @@
 """Register every subscriber of the example tenants from a real SIP client; print a table.
 
-Used by `make demo` after playbooks/site.yml converged the demo target. The tenant files are
-read with Ansible's own loader, so inline `!vault` values and whole-file vault decrypt exactly as
-they do for the tenants role. Subscribers whose tenant file holds only ha1/ha1b take their
-password from the demo's phone file (what real phones would get from provisioning).
+Used by `make demo` after playbooks/site.yml converged the demo target. Inline `!vault` values
+and whole-file vault are opened with Ansible's VaultLib, as the tenants role opens them.
+Subscribers whose tenant file holds only ha1/ha1b take their password from the demo's phone
+file (what real phones would get from provisioning).
 
 Exit status: 0 when every result is the expected one, 1 otherwise.
 """
@@ -15,26 +15,42 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
-from ansible.parsing.dataloader import DataLoader
-from ansible.parsing.vault import VaultSecret
+from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
 
 SIP_DIR_IN_CLIENT = "/opt/sipstack-sip"
 
 
-def load_yaml(loader, path):
-    return loader.load_from_file(str(path))
+class Vaulted(str):
+    """The ciphertext of an inline !vault value."""
 
 
-def plain(value):
+class VaultYamlLoader(yaml.SafeLoader):
+    """YAML with Ansible's !vault tag."""
+
+
+VaultYamlLoader.add_constructor("!vault", lambda ldr, node: Vaulted(ldr.construct_scalar(node)))
+
+
+def load_yaml(vault, path):
+    text = Path(path).read_text(encoding="utf-8")
+    if is_encrypted(text):
+        text = vault.decrypt(text).decode("utf-8")
+    return yaml.load(text, Loader=VaultYamlLoader)  # noqa: S506 - SafeLoader plus !vault
+
+
+def plain(vault, value):
     """Decrypt an inline vault value (or pass a plain one through)."""
-    return None if value is None else str(value)
+    if value is None:
+        return None
+    return vault.decrypt(value).decode("utf-8") if isinstance(value, Vaulted) else str(value)
 
 
-def accounts(loader, tenants_dir, phones):
+def accounts(vault, tenants_dir, phones):
     """(tenant, domain, username, password) of every present subscriber of present tenants."""
     for path in sorted(Path(tenants_dir).glob("*.yml")):
-        tenant = load_yaml(loader, path)
+        tenant = load_yaml(vault, path)
         if tenant.get("state", "present") != "present":
             continue
         domain = str(tenant["domain"]).lower()
@@ -42,7 +58,7 @@ def accounts(loader, tenants_dir, phones):
             if sub.get("state", "present") != "present":
                 continue
             user = str(sub["username"])
-            password = plain(sub.get("password")) or phones.get(domain, {}).get(user)
+            password = plain(vault, sub.get("password")) or phones.get(domain, {}).get(user)
             if password is None:
                 sys.exit(f"demo: no password known for {user}@{domain} (add it to the phone file)")
             yield str(tenant.get("name", path.stem)), domain, user, password
@@ -78,14 +94,13 @@ def main():
     parser.add_argument("--proxy", required=True, help="Kamailio's address as the client sees it")
     args = parser.parse_args()
 
-    loader = DataLoader()
     secret = Path(args.vault_password_file).read_bytes().strip()
-    loader.set_vault_secrets([(DEFAULT_VAULT_ID_MATCH, VaultSecret(secret))])
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(secret))])
     phones = {
-        domain: {user: plain(pw) for user, pw in users.items()}
-        for domain, users in (load_yaml(loader, args.phones) or {}).items()
+        domain: {user: plain(vault, pw) for user, pw in users.items()}
+        for domain, users in (load_yaml(vault, args.phones) or {}).items()
     }
-    rows = list(accounts(loader, args.tenants_dir, phones))
+    rows = list(accounts(vault, args.tenants_dir, phones))
     if not rows:
         sys.exit("demo: the tenant directory holds no subscriber")
 
@@ -112,7 +127,7 @@ def main():
         print("  no username is shared by two tenants in the example; nothing to show")
         failures += 1
     else:
-        user, ((domain_a, password_a), (domain_b, _)) = shared[0], shared[1][:2]
+        user, ((domain_a, password_a), (domain_b, _password_b)) = shared[0], shared[1][:2]
         result, _ms = sipcheck(
             args.client, "register", "--proxy", args.proxy,
             "--user", user, "--domain", domain_b, "--password", password_a,
