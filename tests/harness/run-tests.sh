@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The layer functions are called through `layer NAME FUNCTION`, which shellcheck cannot see.
+# shellcheck disable=SC2317
 # The test command behind `make test`: sets up everything it needs, runs the layers, prints a
 # summary (layer, result, seconds) and exits 0 only when every layer passed. All layers run even
 # after a failure, so one run shows everything that is broken.
@@ -80,9 +82,18 @@ print(re.search(r"pip=.([0-9.]+).", src.read_text()).group(1))') || return 1
   install -m 0644 "$harness/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
 }
 
+# ansible-test skips its shellcheck test when the tool is absent; install it where we can.
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  apt-get install -y -qq shellcheck >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; }
+}
+
 sanity() {
   local dest
   install_pip_bootstrap || return 1
+  ensure_shellcheck || return 1
   # A copy outside this checkout: inside it, git would report the copy as ignored files.
   dest=$(bash "$harness/collection.sh" --copy "${TMPDIR:-/tmp}/sipstack-ansible-test") || return 1
   (cd "$dest" && ansible-test sanity --color no --python 3.11 --requirements)
@@ -100,7 +111,7 @@ build_layer() {
     && grep -q '^sipstack.kamailio.kamailio_subscriber ' <<<"$listed"
   local rc=$?
   rm -rf "$out"
-  return $rc
+  return "$rc"
 }
 
 pytest_layer() {
