@@ -168,15 +168,15 @@ diff:
         "b.example": {"did": null, "attrs": {"max_calls": 20}}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the docs, as Ansible requires
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     KamailioDB,
     KamailioDBError,
     connect,
     kamailio_db_argument_spec,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     ATTR_COLUMNS,
     DOMAIN_COLUMNS,
     AttrRow,
@@ -187,7 +187,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     select_all_attrs,
     select_all_domains,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ValidationError,
     check_did,
     check_state,

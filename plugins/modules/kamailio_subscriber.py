@@ -239,19 +239,19 @@ diff:
       password_changed: {"a.example": ["eve"]}
 """
 
-import json  # noqa: E402 - after the docs, as Ansible requires
+import json
 
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     KamailioDB,
     KamailioDBError,
     case_insensitive,
     connect,
     kamailio_db_argument_spec,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
     KamailioModule,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     SUBSCRIBER_COLUMNS,
     PlanError,
     SubscriberEntry,
@@ -260,7 +260,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     select_domains,
     select_subscribers,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (  # noqa: E402
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ValidationError,
     check_hash,
     check_password,
