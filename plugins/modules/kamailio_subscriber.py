@@ -135,6 +135,16 @@ options:
         domains are never touched.
     type: bool
     default: false
+  purge_domains:
+    description:
+      - Further domains the call names for O(purge), beside the domains of the entries and the
+        top-level O(domain). Accounts of these domains that the call does not list are removed,
+        so one call can empty every domain of the tenants that go away.
+      - Each is validated like O(domain). Needs O(purge=true).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
   allow_purge_all:
     description:
       - A purge that would remove every existing account of a domain fails unless this is
@@ -193,6 +203,13 @@ EXAMPLES = r"""
       - {username: alice, domain: b.example, password: "{{ vault_pw.alice_b }}"}
       - {username: old, domain: b.example, state: absent}
     purge: true
+
+- name: Tenants that go away lose every account, in one call
+  sipstack.kamailio.kamailio_subscriber:
+    subscribers: []
+    purge: true
+    purge_domains: [old-tenant.example, other-old-tenant.example]
+    allow_purge_all: true
 
 - name: Accounts of one domain, given as the default for the entries
   sipstack.kamailio.kamailio_subscriber:
@@ -361,6 +378,9 @@ def build_entries(params, add_secret):
     if params.get("subscribers_json") is not None:
         list_name = "subscribers_json"
         subscribers = _json_list(params["subscribers_json"], add_secret)
+    purge_domains = params.get("purge_domains") or []
+    if purge_domains and not params["purge"]:
+        raise ValidationError("purge_domains needs purge=true")
     if subscribers is None:
         if params["purge"]:
             raise ValidationError("purge needs the bulk form (subscribers or subscribers_json)")
@@ -372,6 +392,8 @@ def build_entries(params, add_secret):
     if default_domain is not None:
         default_domain = normalize_domain(default_domain, "domain")
         scope.add(default_domain)
+    for index, extra in enumerate(purge_domains):
+        scope.add(normalize_domain(extra, "purge_domains[%d]" % index))
     entries = []
     seen = {}
     domains = {}
@@ -461,6 +483,7 @@ def argument_spec():
         subscribers=dict(type="list", elements="dict", no_log=True),
         subscribers_json=dict(type="str", no_log=True),
         purge=dict(type="bool", default=False),
+        purge_domains=dict(type="list", elements="str", default=[]),
         allow_purge_all=dict(type="bool", default=False),
     )
     return spec

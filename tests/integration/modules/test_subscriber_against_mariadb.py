@@ -344,3 +344,31 @@ def test_connection_and_schema_errors_say_what_failed(play, kamdb, empty_db, tmp
     assert "Failed to import the required Python library (PyMySQL)" in messages[4]
     assert "Traceback" not in json.dumps(result.results)
     assert kamdb.subscribers() == {}
+
+
+def test_purge_domains_empty_several_domains_in_one_call(play, kamdb):
+    kamdb.add_domains("a.example", "b.example", "c.example")
+    for user, domain in [("alice", "a.example"), ("bob", "b.example"), ("carol", "c.example")]:
+        plain, ha1, ha1b = hashes(user, domain, "pw")
+        kamdb.execute(
+            "INSERT INTO subscriber (username, domain, password, ha1, ha1b)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (user, domain, plain, ha1, ha1b),
+        )
+    gone = {"subscribers": [], "purge": True, "purge_domains": ["A.example", "b.example"]}
+    result = play(
+        [
+            task("guarded", **gone) | {"ignore_errors": True},
+            task("check", **gone, allow_purge_all=True) | {"check_mode": True},
+            task("apply", **gone, allow_purge_all=True),
+            task("rerun", **gone, allow_purge_all=True),
+        ],
+        diff=False,
+    )
+    assert result[0]["failed"] is True
+    assert "every subscriber of a.example" in result[0]["msg"]
+    assert result[1]["removed"] == {"a.example": ["alice"], "b.example": ["bob"]}
+    # Had check mode written anything, the real run would have nothing left to remove.
+    assert result[2]["removed"] == {"a.example": ["alice"], "b.example": ["bob"]}
+    assert result[3]["changed"] is False
+    assert set(kamdb.subscribers()) == {("c.example", "carol")}

@@ -64,6 +64,29 @@ def test_top_level_domain_is_in_purge_scope_even_without_entries():
     assert entries == [] and scope == {"a.example"}
 
 
+def test_purge_domains_widen_the_purge_scope():
+    entries, scope, _secrets = build(
+        subscribers=[{"username": "alice", "domain": "a.example", "password": "x"}],
+        purge=True,
+        purge_domains=["Gone.Example", "other.example"],
+    )
+    assert [e.domain for e in entries] == ["a.example"]
+    assert scope == {"a.example", "gone.example", "other.example"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"purge_domains": ["gone.example"]}, "purge_domains needs purge=true"),
+        ({"purge": True, "purge_domains": ["ok.example", "bad_domain"]}, "purge_domains[1]"),
+    ],
+)
+def test_bad_purge_domains(overrides, message):
+    with pytest.raises(ValidationError) as err:
+        build(subscribers=[], **overrides)
+    assert message in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
