@@ -67,7 +67,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 layer setup setup
 if [ "$failed" = 1 ]; then summary; exit 1; fi
 
-lint_ruff() { ruff check . && ruff format --check --diff plugins tests; }
+lint_ruff() { ruff check . && ruff format --check --diff .; }
 lint_yamllint() { yamllint --strict .; }
 lint_ansible_lint() { ansible-lint --profile production; }
 

@@ -1,0 +1,43 @@
+"""Accounts the molecule scenarios deploy: the same data as inventory/group_vars/all/tenants.yml.
+
+Initial state (converge, playbooks/site.yml): companya with plaintext passwords, companyb with
+precomputed ha1/ha1b only. After the tenants step (playbooks/tenants.yml): companyc added,
+bob@companya removed, alice@companya's password changed.
+"""
+
+COMPANYA = "companya.example"
+COMPANYB = "companyb.example"
+COMPANYC = "companyc.example"
+UNSERVED = "companyz.example"  # a domain no tenant has
+
+ALICE_A = "alice@" + COMPANYA
+BOB_A = "bob@" + COMPANYA
+ALICE_B = "alice@" + COMPANYB
+BOB_B = "bob@" + COMPANYB
+CAROL_B = "carol@" + COMPANYB
+CAROL_A = "carol@" + COMPANYA  # carol exists in companyb only
+DAVE_C = "dave@" + COMPANYC
+ALICE_UNSERVED = "alice@" + UNSERVED
+
+PASSWORD = {
+    ALICE_A: "alice-A-secret1",
+    BOB_A: "bob-A-secret1",
+    ALICE_B: "alice-B-secret1",
+    BOB_B: "bob-B-secret1",
+    CAROL_B: "carol-B-secret1",
+}
+# Set by the tenants step: alice@companya's new password, and companyc's user.
+PASSWORD_AFTER_CHANGE = {
+    ALICE_A: "alice-A-secret2",
+    DAVE_C: "dave-C-secret1",
+}
+
+# The precomputed hashes in tenants.yml (companyb stores no password anywhere).
+COMPANYB_HASHES = {
+    "alice": ("813fc6ffe92c47964449379601fbfe22", "fdb5ca169ee931f9cf1036acba2b5144"),
+    "bob": ("ff9a74a8eb39e69291e17bf5301dea0a", "f9745afa46fae71aee20e3b61b8f4d5b"),
+    "carol": ("e88e9fd7edeac5ff20f8a3d174999864", "886297aa116274fd250595b356c58b4a"),
+}
+
+ALL_DOMAINS = (COMPANYA, COMPANYB, COMPANYC, UNSERVED)
+DB_PASSWORD = "molecule-db-Secret-7"  # noqa: S105 - test value of group_vars/all/platform.yml
