@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""KamailioModule: an AnsibleModule that keeps secrets of big no_log lists out of its output
-in linear time.
+"""What both kamailio_* modules run on: KamailioModule, an AnsibleModule that keeps secrets of
+big no_log lists out of its output in linear time, and sync_and_exit(), one module call as one
+transaction.
 
 AnsibleModule hides no_log values by comparing every string it logs or returns with every no_log
 value, substring by substring. A no_log list of 10,000 subscribers puts every username, domain and
@@ -19,6 +20,12 @@ KamailioModule keeps Ansible's own scrubbing for the scalar secrets (login_passw
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
+    KamailioDB,
+    KamailioDBError,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import PlanError
 
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 MASK = "********"
@@ -90,3 +97,22 @@ class KamailioModule(AnsibleModule):
             msg = self.scrub(str(msg))
             kwargs = self.mask(kwargs)
         super().fail_json(msg=msg, **kwargs)
+
+
+def sync_and_exit(module, conn, sync):
+    """Run sync(db) on conn as one transaction and exit the module with its result.
+
+    A failure part-way rolls the transaction back, so the database stays as it was.
+    """
+    db = KamailioDB(conn, module.params)
+    try:
+        result = sync(db)
+    except (KamailioDBError, PlanError) as exc:
+        db.rollback()
+        module.fail_json(msg=str(exc))
+    finally:
+        db.close()
+    if not module._diff:
+        # Only --diff shows it; for 10,000 new accounts it would double the result's size.
+        del result["diff"]
+    module.exit_json(**result)

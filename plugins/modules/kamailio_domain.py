@@ -171,10 +171,11 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
-    KamailioDB,
-    KamailioDBError,
     connect,
     kamailio_db_argument_spec,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
+    sync_and_exit,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     ATTR_COLUMNS,
@@ -182,7 +183,6 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     AttrRow,
     DomainEntry,
     DomainRow,
-    PlanError,
     plan_domains,
     select_all_attrs,
     select_all_domains,
@@ -296,18 +296,9 @@ def main():
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
 
-    db = KamailioDB(connect(module), module.params)
-    try:
-        result = sync(db, module.params, entries, module.check_mode)
-    except (KamailioDBError, PlanError) as exc:
-        db.rollback()
-        module.fail_json(msg=str(exc))
-    finally:
-        db.close()
-    if not module._diff:
-        # Only --diff shows it; for 10,000 new accounts it would double the result's size.
-        del result["diff"]
-    module.exit_json(**result)
+    sync_and_exit(
+        module, connect(module), lambda db: sync(db, module.params, entries, module.check_mode)
+    )
 
 
 if __name__ == "__main__":

@@ -259,7 +259,6 @@ diff:
 import json
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
-    KamailioDB,
     KamailioDBError,
     case_insensitive,
     connect,
@@ -267,10 +266,10 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db impo
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
     KamailioModule,
+    sync_and_exit,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     SUBSCRIBER_COLUMNS,
-    PlanError,
     SubscriberEntry,
     SubscriberRow,
     plan_subscribers,
@@ -511,18 +510,10 @@ def main():
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
 
-    db = KamailioDB(connect(module), module.params)
-    try:
-        result = sync(db, module.params, entries, scope, module.check_mode)
-    except (KamailioDBError, PlanError) as exc:
-        db.rollback()
-        module.fail_json(msg=str(exc))
-    finally:
-        db.close()
-    if not module._diff:
-        # Only --diff shows it; for 10,000 new accounts it would double the result's size.
-        del result["diff"]
-    module.exit_json(**result)
+    check_mode = module.check_mode
+    sync_and_exit(
+        module, connect(module), lambda db: sync(db, module.params, entries, scope, check_mode)
+    )
 
 
 if __name__ == "__main__":

@@ -513,7 +513,7 @@ def loaded(tenants_playbook, world, workdir, db, clean_slate):
 
 
 def test_directory_loading_creates_every_tenant(loaded, world, db):
-    run, before, _ = loaded
+    run, before, _tenants_dir = loaded
     assert run.recap["changed"] > 0, repr(run)
     # names: from the file (gx-plain has no name key) or the name key; .yml and .yaml both read
     manages = run.task_output("Load | Show which tenants this run manages")
@@ -553,7 +553,7 @@ def test_directory_loading_creates_every_tenant(loaded, world, db):
 
 
 def test_vault_values_are_decrypted_into_the_hashes(loaded, world, db):
-    run, _, tenants_dir = loaded
+    run, _before, tenants_dir = loaded
     # the files really are vaulted: the plaintext is nowhere in them
     whole = (tenants_dir / "gx-whole.yml").read_text()
     inline = (tenants_dir / "gx-inline.yml").read_text()
