@@ -44,6 +44,14 @@ def _text(value, field):
     return value
 
 
+def _fits_column(value, field, limit):
+    if len(value) > limit:
+        raise ValidationError(
+            "%s %r is %d characters long, at most %d fit the column"
+            % (field, value, len(value), limit)
+        )
+
+
 def normalize_domain(value, field="domain"):
     """Return a DNS name lowercased, or raise ValidationError.
 
@@ -53,11 +61,7 @@ def normalize_domain(value, field="domain"):
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty" % field)
-    if len(value) > DOMAIN_MAX:
-        raise ValidationError(
-            "%s %r is %d characters long, at most %d fit the column"
-            % (field, value, len(value), DOMAIN_MAX)
-        )
+    _fits_column(value, field, DOMAIN_MAX)
     for label in value.split("."):
         if not label:
             raise ValidationError("%s %r is not a DNS name: it has an empty label" % (field, value))
@@ -86,11 +90,7 @@ def check_username(value, field="username"):
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty" % field)
-    if len(value) > USERNAME_MAX:
-        raise ValidationError(
-            "%s %r is %d characters long, at most %d fit the column"
-            % (field, value, len(value), USERNAME_MAX)
-        )
+    _fits_column(value, field, USERNAME_MAX)
     pos = 0
     while pos < len(value):
         char = value[pos]
@@ -150,11 +150,7 @@ def check_did(value, field="did"):
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty; omit it to use the domain itself" % field)
-    if len(value) > DID_MAX:
-        raise ValidationError(
-            "%s %r is %d characters long, at most %d fit the column"
-            % (field, value, len(value), DID_MAX)
-        )
+    _fits_column(value, field, DID_MAX)
     return value
 
 

@@ -41,3 +41,8 @@ COMPANYB_HASHES = {
 
 ALL_DOMAINS = (COMPANYA, COMPANYB, COMPANYC, UNSERVED)
 DB_PASSWORD = "molecule-db-Secret-7"  # noqa: S105 - test value of group_vars/all/platform.yml
+
+# SIP outcomes the tests expect, and the clients every registration case runs with.
+USER_AGENTS = ("sipp", "sipsak")
+OK = 200
+BAD_CREDENTIALS = 403  # challenged (401), then the credentials fail for the realm's account

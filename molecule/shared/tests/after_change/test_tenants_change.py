@@ -7,15 +7,14 @@ import pytest
 from sipdata import (
     ALICE_A,
     ALICE_B,
+    BAD_CREDENTIALS,
     BOB_A,
     DAVE_C,
+    OK,
     PASSWORD,
     PASSWORD_AFTER_CHANGE,
+    USER_AGENTS,
 )
-
-USER_AGENTS = ("sipp", "sipsak")
-OK = 200
-BAD_CREDENTIALS = 403  # challenged (401), then the credentials fail
 
 
 @pytest.mark.parametrize("ua", USER_AGENTS)

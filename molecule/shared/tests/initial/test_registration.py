@@ -9,16 +9,16 @@ from sipdata import (
     ALICE_A,
     ALICE_B,
     ALICE_UNSERVED,
+    BAD_CREDENTIALS,
     BOB_B,
     CAROL_A,
     CAROL_B,
     COMPANYB,
+    OK,
     PASSWORD,
+    USER_AGENTS,
 )
 
-USER_AGENTS = ("sipp", "sipsak")
-OK = 200
-BAD_CREDENTIALS = 403  # challenged (401), then the credentials fail for the realm's account
 NOT_SERVED = 403  # a domain no tenant has: refused at once, never challenged as if it were ours
 
 
