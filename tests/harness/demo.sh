@@ -3,14 +3,16 @@
 # through playbooks/site.yml, then register every example subscriber from a second container
 # with a real SIP client and show cross-tenant attempts being refused.
 #   DEMO_KEEP=1  keep both containers afterwards (remove them later with `make clean`)
+#   SIPSTACK_TEST_PREFIX  container name prefix (default sipstack), for a second checkout's demo
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 harness=$root/tests/harness
-target=sipstack-demo-kamailio
-client=sipstack-demo-client
-network=sipstack-demo
+prefix=${SIPSTACK_TEST_PREFIX:-sipstack}
+target=$prefix-demo-kamailio
+client=$prefix-demo-client
+network=$prefix-demo
 vault_pw=examples/demo-vault-password.txt
 
 log() { printf '\n[demo] %s\n' "$*"; }
@@ -53,7 +55,9 @@ proxy=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$network\").IPA
 
 log "ansible-playbook playbooks/site.yml -i examples/inventory/demo.yml (target $target, $proxy)"
 start=$(date +%s)
-ansible-playbook -i examples/inventory/demo.yml --vault-password-file "$vault_pw" playbooks/site.yml
+# The inventory names the host sipstack-demo-kamailio; the container may carry another prefix.
+ansible-playbook -i examples/inventory/demo.yml --vault-password-file "$vault_pw" \
+  -e "ansible_host=$target" playbooks/site.yml
 log "converged in $(($(date +%s) - start)) s; registering every example subscriber from $client"
 
 python "$harness/demo_report.py" \
