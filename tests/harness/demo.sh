@@ -47,9 +47,9 @@ trap finish EXIT
 docker network create "$network" >/dev/null
 docker run -d --name "$target" --hostname kamailio --network "$network" \
   -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock \
-  sipstack-test/systemd:debian12 >/dev/null
+  "$prefix-test/systemd:debian12" >/dev/null
 docker run -d --name "$client" --hostname sipclient --network "$network" \
-  sipstack-test/sipclient:debian12 >/dev/null
+  "$prefix-test/sipclient:debian12" >/dev/null
 docker cp tests/sip/. "$client:/opt/sipstack-sip" >/dev/null
 proxy=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$network\").IPAddress }}" "$target")
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the test images the molecule scenarios and `make demo` run on:
 #   sipstack-test/base:<release>       Debian itself (public image when pullable, else debootstrap)
-#   sipstack-test/systemd:<release>    target hosts: systemd as PID 1
-#   sipstack-test/sipclient:<release>  SIP client hosts: sipp, sipsak
+#   <prefix>-test/systemd:<release>    target hosts: systemd as PID 1
+#   <prefix>-test/sipclient:<release>  SIP client hosts: sipp, sipsak
 # Each derived image carries a label with the hash of its inputs and is rebuilt only when they change.
+# <prefix> is SIPSTACK_TEST_PREFIX (default sipstack): a second checkout whose tests/images differ
+# builds its own derived images instead of rebuilding these back and forth.
 # Usage: images.sh [debian12] [debian13]   (default: both)
 set -euo pipefail
 
@@ -55,7 +57,7 @@ inputs_hash() {
 }
 
 ensure_derived() {
-  local kind=$1 release=$2 base=sipstack-test/base:$2 tag=sipstack-test/$1:$2 want have
+  local kind=$1 release=$2 base=sipstack-test/base:$2 tag=${SIPSTACK_TEST_PREFIX:-sipstack}-test/$1:$2 want have
   want=$(inputs_hash "$images_dir/$kind" "$base")
   have=$(docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$tag" 2>/dev/null || true)
   if [ "$want" = "$have" ]; then
