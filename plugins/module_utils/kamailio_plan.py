@@ -18,6 +18,8 @@ from collections import namedtuple
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ATTR_TYPE_INT,
+    ATTR_TYPE_STR,
+    OWNER_ATTR,
     calc_ha1,
     calc_ha1b,
 )
@@ -36,8 +38,9 @@ AttrRow = namedtuple("AttrRow", ATTR_COLUMNS)
 
 # A wanted subscriber. password is the plaintext (or None when ha1/ha1b are given).
 SubscriberEntry = namedtuple("SubscriberEntry", "username domain state password ha1 ha1b")
-# A wanted domain. attrs is None (leave attributes alone) or {name: (type, text)}.
-DomainEntry = namedtuple("DomainEntry", "domain did attrs state")
+# A wanted domain. attrs is None (leave attributes alone) or {name: (type, text)}, never
+# holding OWNER_ATTR; owner is None (leave the owner attribute alone) or the owning tenant.
+DomainEntry = namedtuple("DomainEntry", "domain did attrs state owner", defaults=(None,))
 
 
 class PlanError(ValueError):
@@ -133,6 +136,18 @@ def select_subscribers(domains, domain_ci=True, for_update=False):
     column = "domain" if domain_ci else "LOWER(domain)"
     head = "SELECT %s FROM subscriber" % ", ".join(SUBSCRIBER_COLUMNS)  # noqa: S608
     return select_in(head, column, domains, " FOR UPDATE" if for_update else "")
+
+
+def select_accounts(pairs, size=CHUNK_ROWS):
+    """Which of the (username, domain) pairs the subscriber table holds, lowercased."""
+    statements = []
+    for part in chunks(sorted(pairs), size):
+        query = (
+            "SELECT LOWER(username), LOWER(domain) FROM subscriber"  # noqa: S608
+            " WHERE (username, domain) IN (%s)" % ", ".join(["(%s, %s)"] * len(part))
+        )
+        statements.append((query, tuple(value for pair in part for value in pair)))
+    return statements
 
 
 def select_domains(names, domain_ci=True):
@@ -473,21 +488,20 @@ def plan_domains(entries, domain_rows, attr_rows, purge=False, allow_purge_all=F
                 " failed to load. Set allow_purge_all=true if that is intended." % len(existing)
             )
 
-    # Attributes: exactly the wanted ones for each did an entry sets attrs for.
+    # Attributes: exactly the wanted ones for each did an entry sets attrs for. The owner
+    # attribute is apart: only an entry that names an owner sets it (to exactly one row).
     attrs_changed = set()
     for did, owner in sorted(attr_owner.items()):
         want = set((name, kind, text) for name, (kind, text) in wanted[owner].attrs.items())
-        have = set()
-        for row in attrs_of.get(did, []):
-            item = (row.name, row.type, row.value)
-            if item in want and item not in have:
-                have.add(item)
-            else:
-                plan.attr_deletes.append(row)
-                attrs_changed.add(owner)
-        for name, kind, text in sorted(want - have):
-            plan.attr_inserts.append((did, name, kind, text))
-            attrs_changed.add(owner)
+        rows = [row for row in attrs_of.get(did, []) if row.name != OWNER_ATTR]
+        _sync_attr_rows(plan, did, owner, want, rows, attrs_changed)
+    for entry in entries:
+        if entry.state != "present" or entry.owner is None:
+            continue
+        did = effective_did(entry.domain, entry.did)
+        want = {(OWNER_ATTR, ATTR_TYPE_STR, entry.owner)}
+        rows = [row for row in attrs_of.get(did, []) if row.name == OWNER_ATTR]
+        _sync_attr_rows(plan, did, entry.domain, want, rows, attrs_changed)
     in_use = set(did for did in final.values() if did is not None)
     for did in sorted(touched_dids - in_use):
         plan.attr_deletes.extend(attrs_of.get(did, []))
@@ -503,6 +517,21 @@ def plan_domains(entries, domain_rows, attr_rows, purge=False, allow_purge_all=F
     return plan
 
 
+def _sync_attr_rows(plan, did, domain, want, rows, changed):
+    """Plan domain_attrs rows of did so that exactly the (name, type, text) items of want remain."""
+    have = set()
+    for row in rows:
+        item = (row.name, row.type, row.value)
+        if item in want and item not in have:
+            have.add(item)
+        else:
+            plan.attr_deletes.append(row)
+            changed.add(domain)
+    for name, kind, text in sorted(want - have):
+        plan.attr_inserts.append((did, name, kind, text))
+        changed.add(domain)
+
+
 def _domain_diff(plan, existing, attrs_of, wanted, final):
     before = {}
     after = {}
@@ -512,17 +541,10 @@ def _domain_diff(plan, existing, attrs_of, wanted, final):
         before[name] = {"did": row.did, "attrs": _display_attrs(attrs_of.get(did, []))}
     deleted = set(row.id for row in plan.attr_deletes)
     for name in plan.added + plan.updated:
-        entry = wanted[name]
         did = final[name]
-        if entry.attrs is not None:
-            attrs = {
-                key: (int(text) if kind == ATTR_TYPE_INT else text)
-                for key, (kind, text) in entry.attrs.items()
-            }
-        else:
-            kept = [row for row in attrs_of.get(did, []) if row.id not in deleted]
-            attrs = _display_attrs(kept)
-        after[name] = {"did": entry.did, "attrs": attrs}
+        rows = [row for row in attrs_of.get(did, []) if row.id not in deleted]
+        rows += [AttrRow(0, *insert) for insert in plan.attr_inserts if insert[0] == did]
+        after[name] = {"did": wanted[name].did, "attrs": _display_attrs(rows)}
     return {
         "before": {"domains": before} if before else {},
         "after": {"domains": after} if after else {},

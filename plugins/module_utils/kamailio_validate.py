@@ -4,9 +4,15 @@
 
 """Pure validators and digest hashing for Kamailio tenant data.
 
-Nothing here touches a database or Ansible: every function takes plain values and either returns
-the normalised value or raises ValidationError with a message that names the field and the bad
-value. Secrets (passwords, hashes) are never put into a message.
+The one definition of a valid value: the modules, the tenant loader (action plugin) and the tenants
+role all validate with these functions. Nothing here touches a database or Ansible: every
+function takes plain values and either returns the normalised value or raises ValidationError with
+a message that names the field and the bad value. Secrets (passwords, hashes) are never put into a
+message.
+
+The rules are those of Kamailio itself, so that nothing accepted here can make Kamailio refuse its
+tables later: a value the domain module cannot load breaks `domain.reload` (and the next start) for
+every tenant, not only for the one that sent it.
 """
 
 import hashlib
@@ -19,19 +25,39 @@ DID_MAX = 64
 PLAINTEXT_MAX = 64
 ATTR_NAME_MAX = 32
 ATTR_VALUE_MAX = 255
+# Not a column: a digest is computed from it. Long enough for any generated password.
+PASSWORD_MAX = 255
+TENANT_NAME_MAX = 64
 
 # domain_attrs.type values understood by Kamailio's domain module.
 ATTR_TYPE_INT = 0
 ATTR_TYPE_STR = 2
+# domain_attrs attribute that records which tenant owns a did; only the tenant sync writes it.
+OWNER_ATTR = "tenant"
+# The domain module parses integer attributes into a C int: `domain.reload` fails on anything
+# outside it (measured on 5.6 and 6.0 with 2147483648 and -2147483649).
+ATTR_INT_MIN = -(2**31)
+ATTR_INT_MAX = 2**31 - 1
 
 STATES = ("present", "absent")
 
-_LABEL = re.compile(r"^[A-Za-z0-9-]+$")
-_HASH = re.compile(r"^[0-9a-f]{32}$")
+_LABEL = re.compile(r"[A-Za-z0-9-]+")
+_HASH = re.compile(r"[0-9a-f]{32}")
 # RFC 3261 user part: unreserved / escaped / user-unreserved.
 _USER_CHAR = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_USER = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+\Z")
+_USER = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+")
+# A did is an opaque key to Kamailio, compared as bytes and used as an AVP value; keep it to
+# characters that survive every tool (kamcmd, SQL consoles, logs) unchanged.
+_DID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+~-]*")
+# Attribute names become AVP names in the routing script ($avp(name)).
+_ATTR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# C0 and C1 control characters, DEL included.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Jinja's statement, expression and comment openers: data that holds one is refused, so that no
+# later path (module arguments, diffs, debug output) can ever render it.
+_TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 
 
 class ValidationError(ValueError):
@@ -52,6 +78,28 @@ def _fits_column(value, field, limit):
         )
 
 
+def check_plain_text(value, field, secret=False):
+    """Refuse what no field may hold: control characters (a NUL, a newline, ...), leading or
+    trailing whitespace (a YAML block scalar's newline), and template markers.
+
+    The value is named in the message unless it is a secret.
+    """
+    shown = "" if secret else " %r" % value
+    if _CONTROL.search(value):
+        position = _CONTROL.search(value).start()
+        raise ValidationError(
+            "%s%s holds a control character at position %d" % (field, shown, position)
+        )
+    if value != value.strip():
+        raise ValidationError("%s%s has leading or trailing whitespace" % (field, shown))
+    if _TEMPLATE.search(value):
+        raise ValidationError(
+            "%s%s holds a template marker ({{, {%% or {#); tenant data is never templated"
+            % (field, shown)
+        )
+    return value
+
+
 def normalize_domain(value, field="domain"):
     """Return a DNS name lowercased, or raise ValidationError.
 
@@ -61,11 +109,12 @@ def normalize_domain(value, field="domain"):
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty" % field)
+    check_plain_text(value, field)
     _fits_column(value, field, DOMAIN_MAX)
     for label in value.split("."):
         if not label:
             raise ValidationError("%s %r is not a DNS name: it has an empty label" % (field, value))
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValidationError(
                 "%s %r is not a DNS name: label %r may hold only letters, digits and hyphens"
                 % (field, value, label)
@@ -84,13 +133,25 @@ def normalize_domain(value, field="domain"):
 
 
 def check_username(value, field="username"):
-    """Return value if it is an RFC 3261 user part of at most 64 characters."""
-    if isinstance(value, str) and len(value) <= USERNAME_MAX and _USER.match(value):
+    """Return value if it is an RFC 3261 user part of at most 64 characters that does not start
+    with '-' (Kamailio's command line tools would read it as an option)."""
+    if (
+        isinstance(value, str)
+        and len(value) <= USERNAME_MAX
+        and _USER.fullmatch(value)
+        and not value.startswith("-")
+    ):
         return value
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty" % field)
+    check_plain_text(value, field)
     _fits_column(value, field, USERNAME_MAX)
+    if value.startswith("-"):
+        raise ValidationError(
+            "%s %r starts with '-', which command line tools (kamcmd, kamctl) take for an option"
+            % (field, value)
+        )
     pos = 0
     while pos < len(value):
         char = value[pos]
@@ -115,7 +176,7 @@ def check_hash(value, field):
     """Return value if it is 32 lowercase hex digits. The value itself is never echoed."""
     if not isinstance(value, str):
         raise ValidationError("%s must be a string, got %s" % (field, type(value).__name__))
-    if not _HASH.match(value):
+    if not _HASH.fullmatch(value):
         raise ValidationError(
             "%s must be 32 lowercase hexadecimal digits (an MD5 digest); the value given"
             " (%d characters) is not" % (field, len(value))
@@ -125,14 +186,23 @@ def check_hash(value, field):
 
 def check_password(value, field, store_plaintext=False):
     """Return value if it is a usable password. The value itself is never echoed."""
+    if value is None:
+        raise ValidationError("%s must not be null (an empty YAML value)" % field)
     if not isinstance(value, str):
         raise ValidationError("%s must be a string, got %s" % (field, type(value).__name__))
     if not value:
         raise ValidationError("%s must not be empty" % field)
-    if store_plaintext and len(value) > PLAINTEXT_MAX:
+    check_plain_text(value, field, secret=True)
+    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
+    if len(value) > limit:
         raise ValidationError(
-            "%s is %d characters long; with store_plaintext at most %d fit the password column"
-            % (field, len(value), PLAINTEXT_MAX)
+            "%s is %d characters long; at most %d are accepted%s"
+            % (
+                field,
+                len(value),
+                limit,
+                " with store_plaintext (the password column)" if store_plaintext else "",
+            )
         )
     return value
 
@@ -143,47 +213,92 @@ def check_state(value, field="state"):
     return value
 
 
+def check_bool(value, field):
+    if not isinstance(value, bool):
+        raise ValidationError("%s must be true or false, got %r" % (field, value))
+    return value
+
+
 def check_did(value, field="did"):
-    """Return a did (an opaque string of 1-64 characters) or None for NULL."""
+    """Return a did (1-64 characters: letters, digits and . _ : @ + ~ -) or None for NULL."""
     if value is None:
         return None
     _text(value, field)
     if not value:
         raise ValidationError("%s must not be empty; omit it to use the domain itself" % field)
+    check_plain_text(value, field)
     _fits_column(value, field, DID_MAX)
+    if not _DID.fullmatch(value):
+        raise ValidationError(
+            "%s %r may hold only letters, digits and . _ : @ + ~ - and must start with a letter"
+            " or digit" % (field, value)
+        )
     return value
 
 
-def normalize_attrs(value, field="attrs"):
+def check_tenant_name(value, field="name"):
+    """A tenant's name: 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit."""
+    _text(value, field)
+    if not value:
+        raise ValidationError("%s must not be empty" % field)
+    check_plain_text(value, field)
+    if len(value) > TENANT_NAME_MAX:
+        raise ValidationError(
+            "%s %r is longer than %d characters" % (field, value, TENANT_NAME_MAX)
+        )
+    if not _TENANT_NAME.fullmatch(value):
+        raise ValidationError(
+            "%s %r may hold only letters, digits, '.', '_' and '-', starting with a letter or"
+            " digit" % (field, value)
+        )
+    return value
+
+
+def normalize_attr(name, item, field, reserved=()):
+    """(type, text) of one domain attribute as domain_attrs stores it."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError("%s: attribute name %r must be a non-empty string" % (field, name))
+    check_plain_text(name, "%s: attribute name" % field)
+    if len(name) > ATTR_NAME_MAX:
+        raise ValidationError(
+            "%s: attribute name %r is longer than %d characters" % (field, name, ATTR_NAME_MAX)
+        )
+    if not _ATTR_NAME.fullmatch(name):
+        raise ValidationError(
+            "%s: attribute name %r may hold only letters, digits, '_', '.' and '-', starting"
+            " with a letter or '_'" % (field, name)
+        )
+    if name in reserved:
+        raise ValidationError(
+            "%s: attribute name %r is reserved (the collection records the owning tenant in it)"
+            % (field, name)
+        )
+    where = "%s.%s" % (field, name)
+    if isinstance(item, bool) or not isinstance(item, (int, str)):
+        raise ValidationError(
+            "%s: value %r must be an integer or a string, got %s"
+            % (where, item, type(item).__name__)
+        )
+    if isinstance(item, int):
+        if not ATTR_INT_MIN <= item <= ATTR_INT_MAX:
+            raise ValidationError(
+                "%s: integer %d is outside %d..%d, the range Kamailio's domain module loads"
+                % (where, item, ATTR_INT_MIN, ATTR_INT_MAX)
+            )
+        return (ATTR_TYPE_INT, str(item))
+    check_plain_text(item, where)
+    if len(item) > ATTR_VALUE_MAX:
+        raise ValidationError("%s: value is longer than %d characters" % (where, ATTR_VALUE_MAX))
+    return (ATTR_TYPE_STR, item)
+
+
+def normalize_attrs(value, field="attrs", reserved=()):
     """Turn {name: int or str} into {name: (type, text)} as domain_attrs stores them."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise ValidationError("%s must be a dictionary, got %s" % (field, type(value).__name__))
-    result = {}
-    for name, item in value.items():
-        if not isinstance(name, str) or not name:
-            raise ValidationError(
-                "%s: attribute name %r must be a non-empty string" % (field, name)
-            )
-        if len(name) > ATTR_NAME_MAX:
-            raise ValidationError(
-                "%s: attribute name %r is longer than %d characters" % (field, name, ATTR_NAME_MAX)
-            )
-        if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise ValidationError(
-                "%s.%s: value %r must be an integer or a string, got %s"
-                % (field, name, item, type(item).__name__)
-            )
-        if isinstance(item, int):
-            result[name] = (ATTR_TYPE_INT, str(item))
-        else:
-            result[name] = (ATTR_TYPE_STR, item)
-        if len(result[name][1]) > ATTR_VALUE_MAX:
-            raise ValidationError(
-                "%s.%s: value is longer than %d characters" % (field, name, ATTR_VALUE_MAX)
-            )
-    return result
+    return {name: normalize_attr(name, item, field, reserved) for name, item in value.items()}
 
 
 def attrs_for_display(attrs):

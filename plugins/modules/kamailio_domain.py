@@ -35,8 +35,10 @@ options:
       - Attributes of the domain's did, as name to value. When given, the C(domain_attrs) rows
         of the did become exactly these; integers are stored with type 0, strings with type 2.
         V({}) removes all of them. Omitted, existing attributes are left alone.
-      - Values must be integers or strings (not booleans or floats); names are at most 32
-        characters and values at most 255.
+      - Values must be integers (within the signed 32-bit range Kamailio loads) or strings
+        (not booleans or floats); names are at most 32 characters and values at most 255.
+      - The name C(tenant) is reserved. M(sipstack.kamailio.kamailio_tenants) records the owning
+        tenant in it; this module leaves it alone (it goes only with a did no domain uses).
     type: dict
   state:
     description:
@@ -188,6 +190,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     select_all_domains,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
+    OWNER_ATTR,
     ValidationError,
     check_did,
     check_state,
@@ -224,7 +227,7 @@ def build_entries(params):
         entry = DomainEntry(
             domain=name,
             did=check_did(item.get("did"), "%s: did" % where),
-            attrs=normalize_attrs(item.get("attrs"), "%s: attrs" % where),
+            attrs=normalize_attrs(item.get("attrs"), "%s: attrs" % where, (OWNER_ATTR,)),
             state=check_state(item.get("state") or state, "%s: state" % where),
         )
         if name in seen:

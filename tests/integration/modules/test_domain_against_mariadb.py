@@ -12,7 +12,7 @@ def task(name, **args):
 
 
 def test_single_domain_lifecycle(play, kamdb):
-    wanted = {"domain": "A.Example", "attrs": {"max_calls": 5, "tenant": "Tenant A"}}
+    wanted = {"domain": "A.Example", "attrs": {"max_calls": 5, "plan": "Plan A"}}
 
     checked = play([task("check", **wanted)], check=True)
     assert checked[0]["changed"] is True
@@ -20,7 +20,7 @@ def test_single_domain_lifecycle(play, kamdb):
     assert checked[0]["diff"] == {
         "before": {},
         "after": {
-            "domains": {"a.example": {"did": None, "attrs": {"max_calls": 5, "tenant": "Tenant A"}}}
+            "domains": {"a.example": {"did": None, "attrs": {"max_calls": 5, "plan": "Plan A"}}}
         },
     }
     assert kamdb.domains() == {}
@@ -33,7 +33,7 @@ def test_single_domain_lifecycle(play, kamdb):
     assert kamdb.domains() == {"a.example": None}
     assert kamdb.attrs() == [
         ("a.example", "max_calls", 0, "5"),
-        ("a.example", "tenant", 2, "Tenant A"),
+        ("a.example", "plan", 2, "Plan A"),
     ]
 
     changed = play(
@@ -46,7 +46,7 @@ def test_single_domain_lifecycle(play, kamdb):
     assert changed[0]["updated"] == ["a.example"]
     assert changed[0]["diff"]["before"]["domains"]["a.example"] == {
         "did": None,
-        "attrs": {"max_calls": 5, "tenant": "Tenant A"},
+        "attrs": {"max_calls": 5, "plan": "Plan A"},
     }
     assert changed[0]["diff"]["after"]["domains"]["a.example"] == {
         "did": "tenant-a",

@@ -109,7 +109,7 @@ def test_domain_must_be_a_string():
         "o'neil",
         "a;b=c",
         "a&b=c+d$e,f;g?h/i",
-        "-_.!~*'()",
+        "_.!~*'()-",
         "%41lice",
         "x%2fy",
         "u" * 64,

@@ -1,0 +1,260 @@
+# Copyright: (c) 2025, sipstack.kamailio maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Planning of the kamailio_tenants module: the whole tenant list against the database.
+
+Three pure steps, so that everything is decided before the first write:
+  1. check_ownership: each tenant may touch only the domain it owns (domain_attrs `tenant`), a
+     did belongs to one tenant, and a purge removes at most purge_max tenants;
+  2. wanted_digests / differing_domains: which tenants' subscribers differ from the database,
+     from one digest per domain that the database computes (a no-op reads no subscriber row);
+  3. plan_tenants: the domain plan and the subscriber plan of the tenants that differ, and what
+     each tenant gains or loses, by tenant name.
+"""
+
+import hashlib
+from collections import namedtuple
+
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
+    DomainEntry,
+    PlanError,
+    SubscriberEntry,
+    plan_domains,
+    plan_subscribers,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant import (
+    effective_did,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
+    OWNER_ATTR,
+)
+
+# (rows, xor of the first and of the last 8 bytes of each row's MD5), as the database and this
+# file compute it; see subscriber_digest_query().
+Digest = namedtuple("Digest", "count high low")
+EMPTY = Digest(0, 0, 0)
+SEPARATOR = "\x1f"
+
+# A tenant the purge removes: it owns a domain but no longer has a file.
+Stale = namedtuple("Stale", "name domain")
+
+
+def _row_text(username, password, ha1, ha1b):
+    return SEPARATOR.join((username, password or "", ha1 or "", ha1b or ""))
+
+
+def digest_of(texts):
+    """The Digest of some row texts (order does not matter, as for the database's BIT_XOR)."""
+    count = high = low = 0
+    for text in texts:
+        raw = hashlib.md5(text.encode("utf-8")).digest()  # noqa: S324 - a checksum, not security
+        high ^= int.from_bytes(raw[:8], "big")
+        low ^= int.from_bytes(raw[8:], "big")
+        count += 1
+    return Digest(count, high, low)
+
+
+def _xor_half(start):
+    # Hex digits start..start+15 of the row's MD5 as an unsigned 64-bit number.
+    return (
+        "BIT_XOR(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(CHAR(31 USING utf8mb4), username,"
+        " IFNULL(password, ''), IFNULL(ha1, ''), IFNULL(ha1b, ''))), %d, 16), 16, 10)"
+        " AS UNSIGNED))" % start
+    )
+
+
+def subscriber_digest_query(domain_ci=True):
+    """The head of the query that digests the subscriber rows of each domain (group by domain);
+    kamailio_plan.select_in() adds the domains."""
+    column = "domain" if domain_ci else "LOWER(domain)"
+    head = "SELECT LOWER(domain), COUNT(*), %s, %s FROM subscriber" % (  # noqa: S608
+        _xor_half(1),
+        _xor_half(17),
+    )
+    return head, column, " GROUP BY LOWER(domain)"
+
+
+def wanted_digest(tenant):
+    """The Digest of the rows the tenant's listed accounts would leave (none stored plaintext)."""
+    return digest_of(
+        _row_text(account.username, "", account.ha1, account.ha1b)
+        for account in tenant.subscribers
+        if account.state == "present"
+    )
+
+
+def differing_domains(tenants, stored):
+    """Domains of present tenants whose subscriber rows may need a change.
+
+    stored: {domain: Digest} from the database. Equal digests mean the rows are exactly the
+    listed accounts with their hashes: nothing to add, change or purge. A tenant that keeps
+    unlisted users (no purge_subscribers) differs whenever it has any; its rows are then read and
+    compared one by one, which finds nothing to change for those.
+    """
+    return sorted(
+        tenant.domain
+        for tenant in tenants
+        if tenant.state == "present" and stored.get(tenant.domain, EMPTY) != wanted_digest(tenant)
+    )
+
+
+def _owners(attr_rows):
+    owners = {}
+    for row in sorted(attr_rows, key=lambda r: r.id):
+        if row.name == OWNER_ATTR:
+            owners.setdefault(row.did, row.value)
+    return owners
+
+
+def check_ownership(tenants, domain_rows, attr_rows, purge=False, purge_max=1):
+    """Return the Stale tenants a purge removes; raise PlanError listing every problem.
+
+    A tenant may create a domain nobody has, or change or remove the domain it owns; a domain
+    that exists without an owner is taken over only with adopt: true in that tenant's file. A did
+    is one tenant's: no other domain may use it. With purge, the domains of owners that no tenant
+    of the list names are removed (and a tenant's former domains), at most purge_max of them.
+    """
+    owners = _owners(attr_rows)
+    rows = {}
+    users_of_did = {}
+    for row in domain_rows:
+        name = row.domain.lower()
+        rows.setdefault(name, row)
+        users_of_did.setdefault(effective_did(row.domain, row.did), set()).add(name)
+    problems = []
+    for tenant in tenants:
+        where = "%s (tenant %s)" % (tenant.source, tenant.name)
+        row = rows.get(tenant.domain)
+        if row is not None:
+            owner = owners.get(effective_did(row.domain, row.did))
+            if owner is None and not tenant.adopt:
+                problems.append(
+                    "%s: domain %s exists in the database and belongs to no tenant; add"
+                    " 'adopt: true' to this file to take it over" % (where, tenant.domain)
+                )
+            elif owner is not None and owner != tenant.name:
+                problems.append(
+                    "%s: domain %s belongs to tenant %s" % (where, tenant.domain, owner)
+                )
+        if tenant.state != "present":
+            continue
+        did = effective_did(tenant.domain, tenant.did)
+        others = sorted(users_of_did.get(did, set()) - {tenant.domain})
+        if others:
+            problems.append(
+                "%s: did %s is used by domain(s) %s; a did belongs to one tenant"
+                % (where, did, ", ".join(others))
+            )
+        elif owners.get(did) not in (None, tenant.name):
+            problems.append("%s: did %s belongs to tenant %s" % (where, did, owners[did]))
+    stale = []
+    if purge:
+        listed = set(tenant.domain for tenant in tenants)
+        for name in sorted(rows):
+            owner = owners.get(effective_did(rows[name].domain, rows[name].did))
+            if owner is not None and name not in listed:
+                stale.append(Stale(owner, name))
+        if len(stale) > purge_max:
+            problems.append(
+                "the purge would remove %d tenants (%s), more than kamailio_tenants_purge_max"
+                " (%d); a tenant directory that failed to load looks like this. Remove them with"
+                " state: absent, or raise the limit for this run"
+                % (len(stale), ", ".join("%s (%s)" % s for s in stale), purge_max)
+            )
+    if problems:
+        raise PlanError("; ".join(problems))
+    return stale
+
+
+def domain_entries(tenants, stale):
+    """kamailio_domain entries: each present tenant's domain with its owner, the absent and stale
+    tenants' domains to remove."""
+    entries = []
+    for tenant in tenants:
+        if tenant.state == "present":
+            entries.append(
+                DomainEntry(tenant.domain, tenant.did, tenant.attrs, "present", tenant.name)
+            )
+        else:
+            entries.append(DomainEntry(tenant.domain, None, None, "absent"))
+    entries.extend(DomainEntry(item.domain, None, None, "absent") for item in stale)
+    return entries
+
+
+def subscriber_entries(tenants, domains):
+    """kamailio_subscriber entries of the tenants whose domain is in domains."""
+    return [
+        SubscriberEntry(
+            account.username, tenant.domain, account.state, None, account.ha1, account.ha1b
+        )
+        for tenant in tenants
+        if tenant.domain in domains
+        for account in tenant.subscribers
+    ]
+
+
+TenantPlan = namedtuple("TenantPlan", "domains subscribers tenant_of")
+
+
+def plan_tenants(
+    tenants,
+    domain_rows,
+    attr_rows,
+    subscriber_rows,
+    differing,
+    stale,
+    update_password="always",  # noqa: S107 - a policy name
+):
+    """The domain and subscriber plans of one run.
+
+    subscriber_rows: every row of the differing domains and of the domains that go away.
+    differing: the domains whose rows were read (differing_domains()).
+    """
+    gone = set(tenant.domain for tenant in tenants if tenant.state == "absent")
+    gone.update(item.domain for item in stale)
+    purging = set(
+        tenant.domain
+        for tenant in tenants
+        if tenant.purge_subscribers and tenant.domain in differing
+    )
+    domains = plan_domains(domain_entries(tenants, stale), domain_rows, attr_rows)
+    subscribers = plan_subscribers(
+        subscriber_entries(tenants, set(differing)),
+        subscriber_rows,
+        purging | gone,
+        purge=True,
+        update_password=update_password,
+        # Emptying a domain is what state: absent, a purge within purge_max, or an explicit
+        # purge_subscribers with an empty list ask for; nothing here guesses at a failed load.
+        allow_purge_all=True,
+    )
+    tenant_of = {tenant.domain: tenant.name for tenant in tenants}
+    tenant_of.update((item.domain, item.name) for item in stale)
+    return TenantPlan(domains, subscribers, tenant_of)
+
+
+def changes_by_tenant(plan):
+    """{tenant: {domain, domain_added|domain_removed|domain_updated, users_added, users_removed,
+    password_changed}}: what one run changes, with no secret in it."""
+    report = {}
+
+    def entry(domain):
+        name = plan.tenant_of.get(domain, "(no tenant) %s" % domain)
+        return report.setdefault(name, {"domain": domain})
+
+    for key, names in (
+        ("domain_added", plan.domains.added),
+        ("domain_removed", plan.domains.removed),
+        ("domain_updated", plan.domains.updated),
+    ):
+        for domain in names:
+            entry(domain)[key] = True
+    for key, by_domain in (
+        ("users_added", plan.subscribers.created),
+        ("users_removed", plan.subscribers.removed),
+        ("password_changed", plan.subscribers.updated),
+    ):
+        for domain, users in by_domain.items():
+            entry(domain)[key] = users
+    return report
