@@ -18,6 +18,7 @@ import select
 import time
 
 DEFAULT_FIFO = "/run/kamailio/kamailio_rpc.fifo"
+DEFAULT_PIDFILE = "/run/kamailio/kamailio.pid"
 # jsonrpcs' fifo_reply_dir default, where kamctl puts its reply FIFOs too.
 DEFAULT_REPLY_DIR = "/tmp"  # noqa: S108 - Kamailio writes replies there; names are random
 
@@ -30,15 +31,30 @@ class NotRunning(RPCError):
     """Nothing reads the FIFO: Kamailio is not running (or runs without this FIFO)."""
 
 
-def _open_request_fifo(fifo):
+def running_pid(pidfile):
+    """The pid of the running Kamailio its pid file names, or None."""
+    try:
+        with open(pidfile) as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if os.path.exists("/proc/%d" % pid) else None
+
+
+def _open_request_fifo(fifo, pidfile):
     try:
         return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise NotRunning("%s does not exist: Kamailio is not running" % fifo) from None
     except OSError as exc:
-        if exc.errno == errno.ENXIO:
-            raise NotRunning("nothing reads %s: Kamailio is not running" % fifo) from None
-        raise RPCError("cannot open %s: %s" % (fifo, exc)) from None
+        if exc.errno not in (errno.ENOENT, errno.ENXIO):
+            raise RPCError("cannot open %s: %s" % (fifo, exc)) from None
+        pid = running_pid(pidfile)
+        if pid is None:
+            raise NotRunning("Kamailio is not running (no live pid in %s)" % pidfile) from None
+        # Running but deaf: a broken setup to report, not a stopped server to pass over.
+        raise RPCError(
+            "Kamailio runs (pid %d) but its RPC FIFO %s %s"
+            % (pid, fifo, "is missing" if exc.errno == errno.ENOENT else "has no reader")
+        ) from None
 
 
 def _read_reply(fd, timeout):
@@ -63,7 +79,14 @@ def _read_reply(fd, timeout):
             continue
 
 
-def call(method, params=(), fifo=DEFAULT_FIFO, reply_dir=DEFAULT_REPLY_DIR, timeout=30):
+def call(
+    method,
+    params=(),
+    fifo=DEFAULT_FIFO,
+    reply_dir=DEFAULT_REPLY_DIR,
+    timeout=30,
+    pidfile=DEFAULT_PIDFILE,
+):
     """Run one RPC method and return its result; raise RPCError (NotRunning) otherwise."""
     # mkfifo fails on an existing name, so nobody can slip a FIFO of their own in first.
     name = "sipstack_reply_%s" % secrets.token_hex(8)
@@ -83,7 +106,7 @@ def call(method, params=(), fifo=DEFAULT_FIFO, reply_dir=DEFAULT_REPLY_DIR, time
             os.chown(reply, status.st_uid, status.st_gid)
         reader = os.open(reply, os.O_RDWR | os.O_NONBLOCK)
         try:
-            writer = _open_request_fifo(fifo)
+            writer = _open_request_fifo(fifo, pidfile)
             try:
                 os.write(writer, (json.dumps(request) + "\n").encode())
             finally:

@@ -163,7 +163,7 @@ def check_ownership(tenants, domain_rows, attr_rows, purge=False, purge_max=1):
                 % (len(stale), ", ".join("%s (%s)" % s for s in stale), purge_max)
             )
     if problems:
-        raise PlanError("; ".join(problems))
+        raise PlanError("Refused, nothing was changed: %s" % "; ".join(problems))
     return stale
 
 

@@ -23,6 +23,12 @@ options:
     description: The FIFO of Kamailio's C(jsonrpcs) module.
     type: path
     default: /run/kamailio/kamailio_rpc.fifo
+  pid_file:
+    description:
+      - Kamailio's pid file. With no live process behind it Kamailio counts as not running;
+        a running Kamailio whose FIFO does not answer is an error.
+    type: path
+    default: /run/kamailio/kamailio.pid
   rpc_reply_dir:
     description:
       - The directory Kamailio writes RPC replies to (the C(fifo_reply_dir) of C(jsonrpcs);
@@ -190,7 +196,12 @@ def reconcile(module, db):
 
     def rpc(method, *args):
         return call(
-            method, args, fifo=fifo, reply_dir=params["rpc_reply_dir"], timeout=params["timeout"]
+            method,
+            args,
+            fifo=fifo,
+            reply_dir=params["rpc_reply_dir"],
+            timeout=params["timeout"],
+            pidfile=params["pid_file"],
         )
 
     try:
@@ -241,6 +252,7 @@ def argument_spec():
     spec = kamailio_db_argument_spec()
     spec.update(
         rpc_fifo=dict(type="path", default="/run/kamailio/kamailio_rpc.fifo"),
+        pid_file=dict(type="path", default="/run/kamailio/kamailio.pid"),
         rpc_reply_dir=dict(type="path", default="/tmp"),  # noqa: S108 - jsonrpcs' default
         domains=dict(type="bool", default=True),
         registrations=dict(type="bool", default=True),

@@ -17,26 +17,19 @@ meaningful. The tests run in file order; each asserts only what holds whichever 
 ran before it (all of them start from the `loaded` fixture's run).
 """
 
-import hashlib
-import json
-import os
-import re
 import secrets
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[4]
-PLAYBOOK = REPO / "playbooks" / "tenants.yml"
-SNAPSHOT_QUERIES = {
-    "domain": "SELECT * FROM domain ORDER BY id",
-    "domain_attrs": "SELECT * FROM domain_attrs ORDER BY id",
-    "subscriber": "SELECT * FROM subscriber ORDER BY id",
-}
-PREFIX = "gx-"  # domains and dids of every tenant these tests create
+from gitops_support import (
+    PREFIX,
+    digest_hashes,
+    md5,
+    new_password,
+    stored_hashes,
+    tenant_text,
+    without,
+    write_dir,
+)
 
 PLAIN, INLINE, WHOLE, HASHES, NEW = (
     "gx-plain.example",
@@ -49,348 +42,6 @@ HASHES_DID = "gx-hashes-did"
 
 CHANGES_TASK = "Sync | Show what changed, per tenant"
 DRIFT_TASK = "Drift | Report what the database holds that the tenants do not"
-
-
-def md5(text):
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5 by definition
-
-
-def digest_hashes(user, domain, password):
-    """(ha1, ha1b) as Kamailio's auth_db expects them (realm = domain)."""
-    return (
-        md5("%s:%s:%s" % (user, domain, password)),
-        md5("%s@%s:%s:%s" % (user, domain, domain, password)),
-    )
-
-
-def new_password():
-    return "gx-pw-" + secrets.token_hex(8)
-
-
-def _tool(name):
-    """An Ansible command of this venv (molecule runs pytest with the venv's Python)."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)
-
-
-# --- Tenant files -------------------------------------------------------------------------------
-
-
-def _scalar(value):
-    return json.dumps(value)  # a JSON string or number is a YAML scalar too
-
-
-def tenant_text(domain, subscribers, name=None, did=None, attrs=None, purge_subscribers=None):
-    """One tenant file. Each subscriber: username plus password | vault (an inline `!vault |`
-    block) | ha1 and ha1b."""
-    lines = ["---"]
-    if name is not None:
-        lines.append("name: " + _scalar(name))
-    lines.append("domain: " + _scalar(domain))
-    if did is not None:
-        lines.append("did: " + _scalar(did))
-    if attrs is not None:
-        lines.append("attrs: " + json.dumps(attrs))
-    if purge_subscribers is not None:
-        lines.append("purge_subscribers: " + ("true" if purge_subscribers else "false"))
-    lines.append("subscribers:")
-    for entry in subscribers:
-        lines.append("  - username: " + _scalar(entry["username"]))
-        if "vault" in entry:
-            lines.append("    password: " + entry["vault"])
-        for key in ("password", "ha1", "ha1b", "state"):
-            if key in entry:
-                lines.append("    %s: %s" % (key, _scalar(entry[key])))
-    return "\n".join(lines) + "\n"
-
-
-def write_dir(path, files):
-    """A tenant directory holding exactly `files` (file name -> text)."""
-    path.mkdir(parents=True)
-    for filename, text in files.items():
-        (path / filename).write_text(text)
-    return path
-
-
-class Vault:
-    """ansible-vault of the venv with a random vault password in a private file."""
-
-    def __init__(self, directory):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.password = "gx-vault-" + secrets.token_hex(12)
-        self.password_file = directory / "vault-password"
-        self.password_file.write_text(self.password + "\n")
-        self.password_file.chmod(0o600)
-
-    def _run(self, *args):
-        proc = subprocess.run(
-            [
-                _tool("ansible-vault"),
-                args[0],
-                "--vault-password-file",
-                self.password_file,
-                *args[1:],
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, "ansible-vault %s: %s" % (args[0], proc.stderr)
-        return proc.stdout
-
-    def encrypt_strings(self, values):
-        """name -> plaintext, to name -> `!vault |` block (one ansible-vault call for all)."""
-        names = sorted(values)
-        args = ["encrypt_string"]
-        for name in names:
-            args += ["--name", name]
-        out = self._run(*args, "--", *(values[name] for name in names))
-        blocks, current = {}, None
-        for line in out.splitlines():
-            start = re.fullmatch(r"(\S+): (!vault \|)", line)
-            if start:
-                current = start.group(1)
-                blocks[current] = [start.group(2)]
-            elif current and line.startswith(" "):
-                blocks[current].append(line)
-        assert sorted(blocks) == names, out
-        return {name: "\n".join(block) for name, block in blocks.items()}
-
-    def encrypt_text(self, text):
-        """The whole-file vault of `text`, as `ansible-vault encrypt` writes it."""
-        path = self.directory / ("plain-%s.yml" % secrets.token_hex(4))
-        path.write_text(text)
-        self._run("encrypt", str(path))
-        encrypted = path.read_text()
-        path.unlink()
-        return encrypted
-
-
-# --- Playbook runs ------------------------------------------------------------------------------
-
-
-class Run:
-    """One ansible-playbook run: exit code, combined output, recap totals."""
-
-    def __init__(self, cmd, proc):
-        self.cmd = cmd
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.output = proc.stdout + proc.stderr
-        totals = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0}
-        for host_recap in re.finditer(r"^\S+\s+: (.*)$", self.output, re.MULTILINE):
-            for key, value in re.findall(r"(\w+)=(\d+)", host_recap.group(1)):
-                if key in totals:
-                    totals[key] += int(value)
-        self.recap = totals
-
-    def __repr__(self):
-        return "ansible-playbook (rc %s): %s\n%s" % (self.rc, " ".join(self.cmd), self.output)
-
-    def task_output(self, task):
-        """The output of one task of the tenants role, up to the next task or recap."""
-        header = "TASK [sipstack.kamailio.tenants : %s]" % task
-        start = self.output.find(header)
-        assert start >= 0, "task %r did not run: %r" % (task, self)
-        end = min(
-            i
-            for i in (
-                self.output.find("\nTASK [", start + 1),
-                self.output.find("\nPLAY RECAP", start + 1),
-                len(self.output),
-            )
-            if i >= 0
-        )
-        return self.output[start:end]
-
-    def debug_msg(self, task):
-        """The `msg` a debug task of the tenants role printed (default callback, JSON format)."""
-        text = self.task_output(task)
-        start = text.find("=> {\n")
-        assert start >= 0, "task %r printed no message: %r" % (task, self)
-        body = text[start + 3 :]
-        return json.loads(body[: body.index("\n}") + 2])["msg"]
-
-    def tasks_run(self, prefix):
-        """The tasks of the tenants role named `prefix`... that ran on some host (not skipped)."""
-        header = re.compile(
-            r"^TASK \[sipstack\.kamailio\.tenants : (%s[^\]]*)\]" % re.escape(prefix)
-        )
-        ran, current = [], None
-        for line in self.stdout.splitlines():
-            if line.startswith(("TASK [", "PLAY RECAP")):
-                match = header.match(line)
-                current = match.group(1) if match else None
-            elif current and line.startswith(("ok:", "changed:", "failed:", "fatal:")):
-                ran.append(current)
-                current = None
-        return ran
-
-    def failure_messages(self):
-        """The `msg` of every `fatal: [host]: FAILED! => {...}` line (stderr since ansible-core
-        2.19, stdout before)."""
-        found = re.findall(r"^fatal: \[[^\]]+\]: FAILED! => (\{.*\})$", self.output, re.MULTILINE)
-        return [json.loads(text).get("msg", "") for text in found]
-
-    def assert_ok(self):
-        assert self.rc == 0 and self.recap["failed"] == 0, repr(self)
-
-    def assert_no_secret(self, secret_values):
-        leaked = sorted(s for s in secret_values if s and s in self.output)
-        assert leaked == [], "secrets in the output: %s\n%r" % (leaked, self)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("gitops")
-
-
-@pytest.fixture(scope="module")
-def vault(workdir):
-    return Vault(workdir / "vault")
-
-
-@pytest.fixture(scope="module")
-def tenants_playbook(workdir, vault):
-    """run(extra_vars, *options): playbooks/tenants.yml on molecule's inventory.
-
-    `kamailio_tenants: []` is passed unless the test gives a list: the scenario inventory's own
-    tenant list must not take part in these runs.
-    """
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
-        ANSIBLE_PIPELINING="True",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-    )
-    count = iter(range(1, 1000))
-
-    def run(extra, *options):
-        extra = {"kamailio_tenants": [], **extra}
-        extra_file = workdir / ("extra-%02d.yml" % next(count))
-        extra_file.write_text(json.dumps(extra, indent=2) + "\n")
-        cmd = [_tool("ansible-playbook"), "-i", inventory, str(PLAYBOOK)]
-        cmd += ["-e", "@%s" % extra_file, "--vault-password-file", str(vault.password_file)]
-        cmd += list(options)
-        proc = subprocess.run(
-            cmd, env=env, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
-        )
-        return Run(cmd, proc)
-
-    return run
-
-
-# --- The database -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def db(target, db_name):
-    """SQL on the target as MariaDB root (unix socket)."""
-
-    class DB:
-        @staticmethod
-        def query(template, *values):
-            """Rows as dicts of column name -> text (mysql --batch; NULL is "NULL")."""
-            out = target.check_output("mysql --batch -e %s %s", _sql(template, values), db_name)
-            lines = out.splitlines()
-            if not lines:
-                return []
-            columns = lines[0].split("\t")
-            return [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[1:]]
-
-        @staticmethod
-        def execute(template, *values):
-            target.check_output("mysql -e %s %s", _sql(template, values), db_name)
-
-        def snapshot(self):
-            """Every row of domain, domain_attrs and subscriber, ordered by id."""
-            return {table: self.query(query) for table, query in SNAPSHOT_QUERIES.items()}
-
-        def users(self, domain):
-            """username -> subscriber row of one domain."""
-            rows = self.query("SELECT * FROM subscriber WHERE domain = {}", domain)
-            return {row["username"]: row for row in rows}
-
-        def domains(self):
-            return {row["domain"]: row for row in self.query("SELECT * FROM domain")}
-
-        def attrs(self, did):
-            rows = self.query("SELECT name, type, value FROM domain_attrs WHERE did = {}", did)
-            return {row["name"]: (row["type"], row["value"]) for row in rows}
-
-    return DB()
-
-
-def _sql(template, values):
-    """`template` with each {} replaced by one quoted value of this module's own (names, hex
-    digests, LIKE patterns): nothing that needs escaping is accepted."""
-    for value in values:
-        assert re.fullmatch(r"[A-Za-z0-9.@_%-]*", value), "not a plain SQL value: %r" % value
-    return template.format(*("'%s'" % value for value in values))
-
-
-def without(snapshot, domains):
-    """The snapshot without the rows of `domains` (their domain, attribute and user rows)."""
-    dids = {
-        (row["did"] if row["did"] != "NULL" else row["domain"])
-        for row in snapshot["domain"]
-        if row["domain"] in domains
-    }
-    return {
-        "domain": [r for r in snapshot["domain"] if r["domain"] not in domains],
-        "domain_attrs": [r for r in snapshot["domain_attrs"] if r["did"] not in dids],
-        "subscriber": [r for r in snapshot["subscriber"] if r["domain"] not in domains],
-    }
-
-
-def stored_hashes(snapshot):
-    """Every ha1/ha1b value the database holds."""
-    return {row[key] for row in snapshot["subscriber"] for key in ("ha1", "ha1b") if row[key]}
-
-
-def _remove_test_tenants(db, kamcmd):
-    like = PREFIX + "%"
-    db.execute(
-        "DELETE FROM subscriber WHERE domain LIKE {}; "
-        "DELETE FROM domain_attrs WHERE did LIKE {}; "
-        "DELETE FROM domain WHERE domain LIKE {}",
-        like,
-        like,
-        like,
-    )
-    kamcmd("domain.reload")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def clean_slate(db, kamcmd):
-    """No gx- tenant before the module (a kept instance may hold some) and none after it."""
-    _remove_test_tenants(db, kamcmd)
-    yield
-    _remove_test_tenants(db, kamcmd)
-
-
-@pytest.fixture(scope="module")
-def kept_tenants(db, clean_slate):
-    """The tenants the database held before this module, as a purge run must name them:
-    domain and did as stored, no attrs and no subscribers (so nothing of theirs changes)."""
-    tenants = []
-    rows = db.query(
-        "SELECT domain, did FROM domain WHERE domain NOT LIKE {} ORDER BY id", PREFIX + "%"
-    )
-    for row in rows:
-        tenant = {"name": "kept-" + row["domain"], "domain": row["domain"]}
-        if row["did"] != "NULL":
-            tenant["did"] = row["did"]
-        tenants.append(tenant)
-    return tenants
 
 
 # --- The tenants of this module -----------------------------------------------------------------
@@ -516,15 +167,20 @@ def test_directory_loading_creates_every_tenant(loaded, world, db):
     run, before, _tenants_dir = loaded
     assert run.recap["changed"] > 0, repr(run)
     # names: from the file (gx-plain has no name key) or the name key; .yml and .yaml both read
-    manages = run.task_output("Load | Show which tenants this run manages")
-    assert "4 tenant(s): gx-hashes, gx-inline, gx-plain, gx-whole" in manages, manages
+    changes = run.debug_msg(CHANGES_TASK)
+    assert sorted(changes) == ["gx-hashes", "gx-inline", "gx-plain", "gx-whole"], changes
 
     domains = db.domains()
     assert {PLAIN, INLINE, WHOLE, HASHES} <= set(domains)
     assert domains[HASHES]["did"] == HASHES_DID
     assert domains[PLAIN]["did"] == "NULL"
-    assert db.attrs(PLAIN) == {"tenant_id": ("0", "9101")}
-    assert db.attrs(HASHES_DID) == {"tenant_id": ("0", "9104"), "plan": ("2", "silver")}
+    # each domain records its tenant (the file name when the file gives no name)
+    assert db.attrs(PLAIN) == {"tenant_id": ("0", "9101"), "tenant": ("2", "gx-plain")}
+    assert db.attrs(HASHES_DID) == {
+        "tenant_id": ("0", "9104"),
+        "plan": ("2", "silver"),
+        "tenant": ("2", "gx-hashes"),
+    }
 
     plain = db.users(PLAIN)
     assert sorted(plain) == ["alice", "bob"]
@@ -540,7 +196,6 @@ def test_directory_loading_creates_every_tenant(loaded, world, db):
     assert [r for r in gx_rows if r["password"]] == []
     assert without(after, {PLAIN, INLINE, WHOLE, HASHES}) == before
 
-    changes = run.debug_msg(CHANGES_TASK)
     assert changes["gx-plain"] == {
         "domain": PLAIN,
         "domain_added": True,
@@ -570,7 +225,7 @@ def test_vault_values_are_decrypted_into_the_hashes(loaded, world, db):
             assert (rows[user]["ha1"], rows[user]["ha1b"]) == expected, "%s@%s" % (user, domain)
             assert rows[user]["password"] == ""
     # the whole-file vault tenant's attributes came through as well
-    assert db.attrs(WHOLE) == {"plan": ("2", "gold")}
+    assert db.attrs(WHOLE) == {"plan": ("2", "gold"), "tenant": ("2", "gx-whole")}
     run.assert_no_secret(world.secrets)
 
 
@@ -614,7 +269,7 @@ def test_deleted_tenant_file_is_purged_with_purge(
     assert db.snapshot() == without(before, {HASHES})
     changes = run.debug_msg(CHANGES_TASK)
     assert changes == {
-        "(no tenant) " + HASHES: {
+        "gx-hashes": {
             "domain": HASHES,
             "domain_removed": True,
             "users_removed": ["carol"],
@@ -630,13 +285,13 @@ BROKEN = {
     "invalid_yaml": (
         "---\nname: gx-broken\ndomain: gx-broken.example\nsubscribers:\n"
         "  - username: x\n    password: %s\n" % BROKEN_PASSWORD,
-        "could not be read",
+        "gx-broken.yml: line 6, column",
     ),
     "bad_domain": (
         tenant_text(
             "not a domain!", [{"username": "x", "password": BROKEN_PASSWORD}], name="gx-broken"
         ),
-        "domain must be",
+        "is not a DNS name",
     ),
 }
 
@@ -663,7 +318,7 @@ def test_broken_tenant_file_fails_before_any_write(
     assert "gx-broken.yml" in messages[0], messages
     assert complaint in messages[0], messages
     assert "nothing was changed" in messages[0], messages
-    assert run.tasks_run("Sync |") == [], repr(run)
+    assert run.tasks_run("Sync | Reload") == [], repr(run)
     run.assert_no_secret(world.secrets | {BROKEN_PASSWORD, BROKEN_PASSWORD.split(": ")[1]})
     assert db.snapshot() == before
     assert NEW not in db.domains()
@@ -731,7 +386,7 @@ def test_check_diff_names_the_changes_and_no_secret(
         "password_changed": ["alice"],
     }
     assert changes["gx-new"] == {"domain": NEW, "domain_added": True, "users_added": ["gina"]}
-    assert changes["(no tenant) " + WHOLE] == {
+    assert changes["gx-whole"] == {
         "domain": WHOLE,
         "domain_removed": True,
         "users_removed": ["alice", "dave"],
