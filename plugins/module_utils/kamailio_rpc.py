@@ -52,7 +52,7 @@ def _open_request_fifo(fifo, pidfile):
             raise NotRunning("Kamailio is not running (no live pid in %s)" % pidfile) from None
         # Running but deaf: a broken setup to report, not a stopped server to pass over.
         raise RPCError(
-            "Kamailio runs (pid %d) but its RPC FIFO %s %s"
+            "Kamailio runs (pid %s) but its RPC FIFO %s %s"
             % (pid, fifo, "is missing" if exc.errno == errno.ENOENT else "has no reader")
         ) from None
 

@@ -339,10 +339,12 @@ def main():
     if params["purge"] and not tenants:
         module.fail_json(msg="purge with an empty tenant list is refused: it would remove all")
     loaded = dict(tenants=len(tenants), subscribers=sum(len(t.subscribers) for t in tenants))
-    if params["report"]:
-        work = lambda db: dict(drift(db, params, tenants), loaded=loaded)  # noqa: E731
-    else:
-        work = lambda db: dict(sync(db, params, tenants, module.check_mode), loaded=loaded)  # noqa: E731
+
+    def work(db):
+        if params["report"]:
+            return dict(drift(db, params, tenants), loaded=loaded)
+        return dict(sync(db, params, tenants, module.check_mode), loaded=loaded)
+
     sync_and_exit(module, connect(module), work)
 
 
