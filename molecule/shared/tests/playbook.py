@@ -18,6 +18,20 @@ def _tool(name):
     return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
+def ansible_env(**extra):
+    """The environment of an ansible-playbook run from the tests: this checkout's collection,
+    pipelining, plain output."""
+    return dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        **extra,
+    )
+
+
 def run_playbook(workdir, text, extra=None, timeout=600):
     """Write `text` as a playbook into workdir, run it with `extra` vars; (rc, output)."""
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
@@ -32,15 +46,13 @@ def run_playbook(workdir, text, extra=None, timeout=600):
         extra_file = workdir / "extra.json"
         extra_file.write_text(json.dumps(extra))
         cmd += ["-e", "@%s" % extra_file]
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
-        ANSIBLE_PIPELINING="True",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-    )
     proc = subprocess.run(
-        cmd, env=env, cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False
+        cmd,
+        env=ansible_env(),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return proc.returncode, proc.stdout + proc.stderr
