@@ -2,7 +2,7 @@
 # shortcut into one layer of `make test`. Each target sets up what it needs by itself.
 SHELL := /bin/bash
 HARNESS := tests/harness
-SCENARIO ?= default debian13
+SCENARIO ?= default debian13 dbtls
 
 .PHONY: help demo test test-lint test-sanity test-unit test-integration test-molecule \
 	benchmark build venv images clean
@@ -14,7 +14,7 @@ help:
 	@echo "make test-sanity       ansible-test sanity"
 	@echo "make test-unit         pytest unit tests"
 	@echo "make test-integration  module integration tests against a real MariaDB"
-	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13'; KEEP=1 keeps instances)"
+	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
 	@echo "make benchmark         tenant sync benchmark (10,000 subscribers over 100 domains)"
 	@echo "make build             collection tarball"
 	@echo "make clean             remove test containers, the venv and caches"

@@ -97,7 +97,8 @@ class Bench:
             )
         )
         (self.inventory / "group_vars" / "all" / "db.yml").write_text(
-            "kamailio_db_password: bench-%s\n" % secrets.token_hex(8)
+            "kamailio_db_password: bench-%s\nkamailio_db_tenants_password: bench-t-%s\n"
+            % (secrets.token_hex(8), secrets.token_hex(8))
         )
         self.floor_playbook = workdir / "floor.yml"
         self.floor_playbook.write_text(

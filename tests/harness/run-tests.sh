@@ -6,7 +6,7 @@
 # after a failure, so one run shows everything that is broken.
 #
 #   LAYERS     layers to run, in order (default: lint build sanity unit integration molecule)
-#   SCENARIOS  molecule scenarios (default: default debian13)
+#   SCENARIOS  molecule scenarios (default: default debian13 dbtls)
 #   KEEP=1     keep molecule instances for debugging (molecule converge/verify/login by hand)
 set -uo pipefail
 
@@ -15,7 +15,7 @@ cd "$root" || exit 1
 harness=$root/tests/harness
 venv=$root/.venv
 LAYERS=${LAYERS:-lint build sanity unit integration molecule}
-SCENARIOS=${SCENARIOS:-default debian13}
+SCENARIOS=${SCENARIOS:-default debian13 dbtls}
 KEEP=${KEEP:-0}
 
 results=()

@@ -40,7 +40,14 @@ COMPANYB_HASHES = {
 }
 
 ALL_DOMAINS = (COMPANYA, COMPANYB, COMPANYC, UNSERVED)
-DB_PASSWORD = "molecule-db-Secret-7"  # noqa: S105 - test value of group_vars/all/platform.yml
+# The database accounts of group_vars/all/platform.yml: user -> (password, a plain core of it
+# that any encoding of the password in a file keeps, for searching files).
+DB_PASSWORDS = {
+    "kamailio": ("K4m-db-Secret-7 @:/#?%'\"$(id)`;\\", "K4m-db-Secret-7"),
+    "kamailioro": (' R0-db-Secret-8 "q" \\n $HOME', "R0-db-Secret-8"),
+    "kamailio_tenants": ("T3n-db-Secret-9 @:/#?%'\"$ \\", "T3n-db-Secret-9"),
+    "kamailio_kamctl": ("Ctl-db-Secret-10 @:/#?%'\"$ \\ ", "Ctl-db-Secret-10"),
+}
 
 # SIP outcomes the tests expect, and the clients every registration case runs with.
 USER_AGENTS = ("sipp", "sipsak")

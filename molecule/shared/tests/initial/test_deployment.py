@@ -5,7 +5,7 @@ import os
 import re
 
 import pytest
-from sipdata import COMPANYA, COMPANYB, COMPANYB_HASHES, DB_PASSWORD, PASSWORD
+from sipdata import COMPANYA, COMPANYB, COMPANYB_HASHES, DB_PASSWORDS, PASSWORD
 
 
 def md5(text):
@@ -70,14 +70,23 @@ def _files_containing(host, needle, *dirs):
     return [path for path in result.stdout.splitlines() if path]
 
 
-def test_files_holding_the_db_password_are_not_world_readable(target):
-    paths = _files_containing(target, DB_PASSWORD, "/etc", "/root", "/var/lib/kamailio")
-    assert paths, "no file holds the database password: where does Kamailio get it from?"
-    for path in paths:
-        f = target.file(path)
-        assert f.mode & 0o007 == 0, "%s is mode %o" % (path, f.mode)
-        assert f.user in ("root", "kamailio"), "%s is owned by %s" % (path, f.user)
-        assert f.group in ("root", "kamailio"), "%s is group %s" % (path, f.group)
+def test_files_holding_the_db_passwords_are_not_world_readable(target):
+    """Kamailio's own credentials: root and the kamailio group; kamctl's: root only; the
+    tenant sync's: no file at all (the sync passes it to its modules in memory)."""
+    where = ("/etc", "/root", "/var/lib/kamailio")
+    for user, (_password, core) in DB_PASSWORDS.items():
+        paths = _files_containing(target, core, *where)
+        if user == "kamailio_tenants":
+            assert paths == [], "the tenant sync's password is stored in %s" % paths
+            continue
+        assert paths, "no file holds %s's password: where does its client get it from?" % user
+        for path in paths:
+            f = target.file(path)
+            assert f.mode & 0o007 == 0, "%s is mode %o" % (path, f.mode)
+            assert f.user == "root", "%s is owned by %s" % (path, f.user)
+            assert f.group in ("root", "kamailio"), "%s is group %s" % (path, f.group)
+            if user == "kamailio_kamctl":
+                assert f.mode & 0o077 == 0, "%s (kamctl's password) is mode %o" % (path, f.mode)
 
 
 def test_stock_default_db_credentials_not_in_use(target):
