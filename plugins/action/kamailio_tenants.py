@@ -114,8 +114,10 @@ class ActionModule(ActionBase):
                 msg="No tenant at all: with purge on that would remove every tenant, so nothing"
                 " was changed",
             )
+        # The module needs no TLS key: those stay on the controller and go to the SIP servers.
         payload = [
-            {"source": tenant.source, "tenant": to_data(with_hashes(tenant))} for tenant in tenants
+            {"source": t.source, "tenant": to_data(with_hashes(t._replace(tls=None)))}
+            for t in tenants
         ]
         module_args = {k: v for k, v in args.items() if k not in CONTROLLER_ONLY}
         module_args["tenants_json"] = json.dumps(payload, separators=(",", ":"))
@@ -129,4 +131,14 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
         if "loaded" in result:
             result["loaded"]["files"] = files
+        # What each SIP server serves by SNI; holds private keys, so the task is no_log.
+        result["tls_certificates"] = [
+            {
+                "server_name": tenant.domain,
+                "certificate": tenant.tls.certificate,
+                "private_key": tenant.tls.private_key,
+            }
+            for tenant in tenants
+            if tenant.state == "present" and tenant.tls is not None
+        ]
         return result

@@ -23,6 +23,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
     check_did,
     check_hash,
     check_password,
+    check_pem,
     check_state,
     check_tenant_name,
     check_username,
@@ -39,7 +40,9 @@ TENANT_KEYS = (
     "adopt",
     "purge_subscribers",
     "subscribers",
+    "tls",
 )
+TLS_KEYS = ("certificate", "private_key")
 SUBSCRIBER_KEYS = ("username", "password", "ha1", "ha1b", "state")
 SECRET_KEYS = ("password", "ha1", "ha1b")
 # A message listing thousands of problems helps nobody; the first ones name the pattern.
@@ -48,8 +51,12 @@ MAX_PROBLEMS = 50
 # One account of a tenant: password is None when ha1/ha1b are given.
 Account = namedtuple("Account", "username state password ha1 ha1b")
 # attrs: None (leave the domain's attributes alone) or {name: (type, text)} without OWNER_ATTR.
+# tls: None or TLS(certificate, private_key), the PEM texts its domain is served with (SNI).
+TLS = namedtuple("TLS", "certificate private_key")
 Tenant = namedtuple(
-    "Tenant", "name source domain did attrs state adopt purge_subscribers subscribers"
+    "Tenant",
+    "name source domain did attrs state adopt purge_subscribers subscribers tls",
+    defaults=(None,),
 )
 
 
@@ -151,6 +158,30 @@ def parse_account(item, where, domain):
     )
 
 
+def parse_tls(value, where):
+    """A tenant's tls: {certificate, private_key} as PEM text (never paths), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError("%s must be a dictionary, got %s" % (where, type(value).__name__))
+    unknown = sorted(key for key in value if key not in TLS_KEYS)
+    missing = [key for key in TLS_KEYS if key not in value]
+    if unknown or missing:
+        raise ValidationError(
+            "%s needs exactly %s (unknown: %s; missing: %s)"
+            % (
+                where,
+                ", ".join(TLS_KEYS),
+                ", ".join(unknown) or "none",
+                ", ".join(missing) or "none",
+            )
+        )
+    return TLS(
+        check_pem(value["certificate"], "%s.certificate" % where),
+        check_pem(value["private_key"], "%s.private_key" % where, secret=True),
+    )
+
+
 def parse_tenant(data, source, default_name=None):
     """One tenant's data as a Tenant; raise TenantError naming every problem of it."""
     problems = []
@@ -188,6 +219,7 @@ def parse_tenant(data, source, default_name=None):
     state = check(check_state, data.get("state", "present"), "%s: state" % where)
     adopt = check(check_bool, data.get("adopt", False), "%s: adopt" % where)
     purge = check(check_bool, data.get("purge_subscribers", False), "%s: purge_subscribers" % where)
+    tls = check(parse_tls, data.get("tls"), "%s: tls" % where)
     subscribers = data.get("subscribers")
     accounts = []
     if subscribers is None:
@@ -215,7 +247,7 @@ def parse_tenant(data, source, default_name=None):
         accounts.append(account)
     if problems:
         raise TenantError(problems[:MAX_PROBLEMS], len(problems))
-    return Tenant(name, source, domain, did, attrs, state, adopt, purge, tuple(accounts))
+    return Tenant(name, source, domain, did, attrs, state, adopt, purge, tuple(accounts), tls)
 
 
 def parse_tenants(items):
@@ -286,6 +318,8 @@ def to_data(tenant):
     }
     if tenant.did is not None:
         data["did"] = tenant.did
+    if tenant.tls is not None:
+        data["tls"] = dict(tenant.tls._asdict())
     if tenant.attrs is not None:
         data["attrs"] = {
             name: int(text) if kind == 0 else text for name, (kind, text) in tenant.attrs.items()

@@ -28,6 +28,8 @@ ATTR_VALUE_MAX = 255
 # Not a column: a digest is computed from it. Long enough for any generated password.
 PASSWORD_MAX = 255
 TENANT_NAME_MAX = 64
+# A certificate chain or a key; far above any real one.
+PEM_MAX = 65536
 
 # domain_attrs.type values understood by Kamailio's domain module.
 ATTR_TYPE_INT = 0
@@ -58,6 +60,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Jinja's statement, expression and comment openers: data that holds one is refused, so that no
 # later path (module arguments, diffs, debug output) can ever render it.
 _TEMPLATE = re.compile(r"\{\{|\{%|\{#")
+# PEM is printable ASCII in lines.
+_PEM_BAD = re.compile(r"[^\x20-\x7e\n\r]")
 
 
 class ValidationError(ValueError):
@@ -205,6 +209,22 @@ def check_password(value, field, store_plaintext=False):
             )
         )
     return value
+
+
+def check_pem(value, field, secret=False):
+    """PEM text (a certificate or a private key), never a path: tenant data must not make the
+    controller read a file of its choice. The value itself is shown only when not secret."""
+    if not isinstance(value, str):
+        raise ValidationError("%s must be PEM text, got %s" % (field, type(value).__name__))
+    text = value.strip()
+    if not text.startswith("-----BEGIN ") or "-----END " not in text or not text.endswith("-----"):
+        raise ValidationError("%s must be PEM text (-----BEGIN ... -----END ...-----)" % field)
+    if len(text) > PEM_MAX:
+        raise ValidationError("%s is longer than %d characters" % (field, PEM_MAX))
+    if _PEM_BAD.search(text):
+        shown = "" if secret else " (position %d)" % _PEM_BAD.search(text).start()
+        raise ValidationError("%s holds a character PEM text does not have%s" % (field, shown))
+    return text
 
 
 def check_state(value, field="state"):

@@ -18,6 +18,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 )
 
 HA1 = "0" * 32
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
 
 
 def tenant(**extra):
@@ -104,7 +105,17 @@ def test_extension_numbers_are_taken_as_text():
         ({"state": "gone"}, "state must be one of present, absent"),
         ({"adopt": "yes"}, "adopt must be true or false"),
         ({"purge_subscribers": 1}, "purge_subscribers must be true or false"),
-        ({"tls": {}}, "unknown key(s) tls"),
+        (
+            {"tls": {"certificate": "/etc/passwd", "private_key": PEM}},
+            "tls.certificate must be PEM",
+        ),
+        ({"tls": {"certificate": PEM}}, "tls needs exactly certificate, private_key"),
+        (
+            {"tls": {"certificate": PEM, "private_key": PEM.replace("MI", "M\x00")}},
+            "tls.private_key holds a",
+        ),
+        ({"tls": "x"}, "tls must be a dictionary"),
+        ({"color": "blue"}, "unknown key(s) color"),
         ({"name": "a/b"}, "name 'a/b' may hold only letters"),
     ],
 )
@@ -112,6 +123,12 @@ def test_every_rule_names_the_file_and_the_field(data, expected):
     found = problems_of(tenant(**data))
     assert any(expected in problem for problem in found), found
     assert all(problem.startswith("a.yml") for problem in found), found
+
+
+def test_a_tls_certificate_is_kept_as_pem_text():
+    parsed = parse_tenant(tenant(tls={"certificate": PEM + "\n", "private_key": PEM}), "a", "a")
+    assert parsed.tls.certificate == PEM
+    assert to_data(parsed)["tls"] == {"certificate": PEM, "private_key": PEM}
 
 
 def test_secrets_never_appear_in_a_message():
