@@ -9,6 +9,8 @@ from sipdata import (
     ALICE_B,
     BAD_CREDENTIALS,
     BOB_A,
+    CALL_RECEIVED,
+    CALL_REFUSED,
     DAVE_C,
     OK,
     PASSWORD,
@@ -51,8 +53,9 @@ def test_new_tenant_aor_in_usrloc(sip, kamcmd):
     assert "AoR: %s" % DAVE_C in kamcmd("ul.dump")
 
 
-def test_new_tenant_cannot_call_into_another_tenant(sip):
-    """dave@companyc may not call into companya either: the new tenant gets the same boundary."""
+def test_new_tenant_gets_the_tenant_boundary(sip, settings):
+    """dave@companyc calls into companya: the new tenant gets the same boundary as the others
+    (refused unless kamailio_allow_cross_tenant_calls)."""
     result = sip.call(
         DAVE_C,
         PASSWORD_AFTER_CHANGE[DAVE_C],
@@ -60,7 +63,12 @@ def test_new_tenant_cannot_call_into_another_tenant(sip):
         callee_password=PASSWORD_AFTER_CHANGE[ALICE_A],
     )
     assert result["callee_register"]["final"] == OK, result
-    assert result["final"] == 403, result
+    if settings["kamailio_allow_cross_tenant_calls"]:
+        assert result["final"] == OK, result
+        assert result["uas"]["received"] == CALL_RECEIVED, result
+    else:
+        assert result["codes"] == CALL_REFUSED, result
+        assert result["uas"]["received"] == [], result
 
 
 def test_no_subscriber_row_has_a_plaintext_password(sql):
