@@ -97,10 +97,13 @@ class Sip:
     def register(self, aor, password, client="sipp", auth_user=None, expires=60, port=0, **options):
         """REGISTER `aor` with digest auth; the result's "final" is the final response code.
 
-        Options: transport (udp|tcp), ua (User-Agent).
+        Options: transport (udp|tcp), ua (User-Agent), within (seconds the client waits for
+        answers, for REGISTERs that are meant to get none).
         """
         user, domain = aor.split("@", 1)
-        args = ["register", "--proxy", self.proxy, "--user", user, "--domain", domain]
+        within = options.pop("within", None)
+        args = ["--timeout", within] if within else []
+        args += ["register", "--proxy", self.proxy, "--user", user, "--domain", domain]
         args += ["--password", password, "--client", client, "--expires", expires]
         if port:
             args += ["--port", port]

@@ -103,7 +103,7 @@ def test_proxy_sends_keepalives_to_phone_behind_nat(phone, fresh, proxy_ip, sett
     """nathelper's OPTIONS reach the phone through its NAT binding, every interval."""
     interval = int(settings["kamailio_nat_keepalive_interval"])
     fresh(CAROL_B)
-    result = phone.keepalive(CAROL_B, PASSWORD[CAROL_B], wait=3 * interval + 2)
+    result = phone.keepalive(CAROL_B, PASSWORD[CAROL_B], wait=2 * interval + 3)
     assert result["register"]["codes"] == REGISTERED, result
     keepalives = [r for r in result["received"] if r["method"] == "OPTIONS"]
     assert len(keepalives) >= 2, result
