@@ -526,19 +526,31 @@ def cmd_keepalive(args, workdir):
     return result
 
 
+def account_parser(sub, name, help_text):
+    """A subcommand that registers one account: proxy, user, domain, password, expiry."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--domain", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--auth-user", help="digest username (default: --user)")
+    parser.add_argument("--expires", type=int, default=300)
+    return parser
+
+
+def emit(result):
+    """Print one run's result: one JSON object on one line."""
+    json.dump(result, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--keep", action="store_true", help="keep the sipp log directory")
     parser.add_argument("--timeout", type=int, default=10, help="seconds per client run")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    reg = sub.add_parser("register", help="REGISTER one AoR with digest auth")
-    reg.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
-    reg.add_argument("--user", required=True)
-    reg.add_argument("--domain", required=True)
-    reg.add_argument("--password", required=True)
-    reg.add_argument("--auth-user", help="digest username (default: --user)")
-    reg.add_argument("--expires", type=int, default=300)
+    reg = account_parser(sub, "register", "REGISTER one AoR with digest auth")
     reg.add_argument("--port", type=int, default=0, help="local port (sipp; default: free port)")
     reg.add_argument("--client", choices=("sipp", "sipsak"), default="sipp")
     reg.add_argument("--transport", choices=("udp", "tcp"), default="udp", help="sipp only")
@@ -558,25 +570,13 @@ def main(argv=None):
     call.add_argument("--hold-ms", type=int, default=200, help="talk time before the re-INVITE")
     call.add_argument("--call-id", help="fixed Call-ID (to reach an `answer` on TCP)")
 
-    ans = sub.add_parser("answer", help="register a phone and answer one call")
-    ans.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
-    ans.add_argument("--user", required=True)
-    ans.add_argument("--domain", required=True)
-    ans.add_argument("--password", required=True)
-    ans.add_argument("--auth-user", help="digest username (default: --user)")
-    ans.add_argument("--expires", type=int, default=300)
+    ans = account_parser(sub, "answer", "register a phone and answer one call")
     ans.add_argument("--port", type=int, default=0, help="local port (default: a free one)")
     ans.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     ans.add_argument("--call-id", help="the caller's -cid_str (TCP)")
     ans.add_argument("--wait", type=int, default=30, help="seconds to wait for the call")
 
-    kal = sub.add_parser("keepalive", help="register, then record what the proxy sends")
-    kal.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
-    kal.add_argument("--user", required=True)
-    kal.add_argument("--domain", required=True)
-    kal.add_argument("--password", required=True)
-    kal.add_argument("--auth-user", help="digest username (default: --user)")
-    kal.add_argument("--expires", type=int, default=300)
+    kal = account_parser(sub, "keepalive", "register, then record what the proxy sends")
     kal.add_argument("--wait", type=int, default=10, help="seconds to listen")
 
     args = parser.parse_args(argv)
@@ -597,8 +597,7 @@ def main(argv=None):
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    json.dump(result, sys.stdout, sort_keys=True)
-    sys.stdout.write("\n")
+    emit(result)
     return 0
 
 

@@ -28,7 +28,6 @@ line ends are sent as CRLF unless the file name contains "-raw-" (sent byte for 
 """
 
 import argparse
-import json
 import os
 import random
 import re
@@ -321,24 +320,20 @@ def main(argv=None):
     vicious.add_argument("tool_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
+    commands = {
+        "probe": lambda a, w: cmd_probe(a),
+        "flood": cmd_flood,
+        "relay": cmd_relay,
+        "corpus": lambda a, w: cmd_corpus(a),
+        "tcp-connections": lambda a, w: cmd_tcp_connections(a),
+        "sipvicious": lambda a, w: cmd_sipvicious(a),
+    }
     workdir = tempfile.mkdtemp(prefix="sipedge-")
     try:
-        if args.command == "probe":
-            result = cmd_probe(args)
-        elif args.command == "flood":
-            result = cmd_flood(args, workdir)
-        elif args.command == "relay":
-            result = cmd_relay(args, workdir)
-        elif args.command == "corpus":
-            result = cmd_corpus(args)
-        elif args.command == "tcp-connections":
-            result = cmd_tcp_connections(args)
-        else:
-            result = cmd_sipvicious(args)
+        result = commands[args.command](args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    json.dump(result, sys.stdout, sort_keys=True)
-    sys.stdout.write("\n")
+    sipcheck.emit(result)
     return 0
 
 

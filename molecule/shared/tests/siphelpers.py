@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from sipdata import CALL_RECEIVED, CALL_REFUSED, OK
 
 # Where the verify tests put tests/sip on the client hosts.
 CLIENT_TOOLS_DIR = "/opt/sipstack-sip"
@@ -42,3 +43,14 @@ def in_background(function, *args, **kwargs):
         return box["result"]
 
     return join
+
+
+def assert_connected_or_refused(result, allowed):
+    """A call the policy allows connects end to end; one it refuses (407, then 403) never
+    reaches the callee, which was registered and answering."""
+    if allowed:
+        assert result["final"] == OK, result
+        assert result["uas"]["received"] == CALL_RECEIVED, result
+    else:
+        assert result["codes"] == CALL_REFUSED, result
+        assert result["uas"]["received"] == [], result
