@@ -96,7 +96,7 @@ def start_containers():
             "--network", NETWORK, "%s-test/sipclient:%s" % (PREFIX, RELEASE),
         ]
     )  # fmt: skip
-    for _ in range(60):
+    for _attempt in range(60):
         state = dexec(TARGET, "systemctl is-system-running", check=False).stdout.strip()
         if state in ("running", "degraded"):
             return

@@ -234,7 +234,7 @@ def cmd_tcp_connections(args):
     ip, port = sipcheck.proxy_host_port(args.proxy)
     socks, answered = [], []
     try:
-        for _ in range(args.count):
+        for _connection in range(args.count):
             try:
                 sock = connect(ip, port, "tcp", 3)
             except OSError:
