@@ -1,7 +1,7 @@
 """SIP throughput of the deployed kamailio.cfg next to Debian's stock kamailio.cfg.
 
 `make benchmark-sip`: one Debian container converged with playbooks/site.yml (MariaDB, Kamailio,
-1,000 subscribers over 4 tenant domains; flood and brute-force protection on, the load
+1,100 subscribers over 4 tenant domains; flood and brute-force protection on, the load
 generator in kamailio_trusted_networks), one load generator container with sipp. On the same
 target in the same run, at rising target rates:
 
@@ -44,7 +44,7 @@ LOADGEN = "%s-bench-loadgen" % PREFIX
 NETWORK = "%s-bench" % PREFIX
 DOMAINS = ["tenant%d.bench.example" % n for n in range(1, 5)]
 USERS_PER_DOMAIN = 250
-CALLEES = 50  # per domain: registered to the load generator's answering sipp
+CALLEES = 25  # per domain: registered to the load generator's answering sipp
 DB_PASSWORD = "bench-db-Secret-1"  # noqa: S105 - a throwaway container's database
 UAS_PORT = 5090
 TOOLS = "/opt/sipstack-bench"
@@ -109,7 +109,14 @@ def password(user, domain):
 
 
 def users():
+    """The accounts that register in the REGISTER load: USERS_PER_DOMAIN per domain."""
     return [("user%04d" % n, d) for d in DOMAINS for n in range(1, USERS_PER_DOMAIN + 1)]
+
+
+def callees():
+    """Accounts registered only by the answering sipp (never by the REGISTER load, whose other
+    contacts would fork the calls)."""
+    return [("callee%03d" % n, d) for d in DOMAINS for n in range(1, CALLEES + 1)]
 
 
 def converge(loadgen_ip, workdir):
@@ -118,7 +125,9 @@ def converge(loadgen_ip, workdir):
             "name": domain.split(".")[0],
             "domain": domain,
             "subscribers": [
-                {"username": u, "password": password(u, domain)} for u, d in users() if d == domain
+                {"username": u, "password": password(u, domain)}
+                for u, d in users() + callees()
+                if d == domain
             ],
         }
         for domain in DOMAINS
@@ -157,16 +166,14 @@ def write_loadgen_files(workdir):
         "%s;%s;[authentication username=%s password=%s]" % (u, d, u, password(u, d))
         for u, d in users()
     ]
-    callees = [(u, d) for u, d in users() if int(u[4:]) <= CALLEES]
     callee_reg = ["SEQUENTIAL"] + [
         "%s;%s;[authentication username=%s password=%s]" % (u, d, u, password(u, d))
-        for u, d in callees
+        for u, d in callees()
     ]
-    callers = [(u, d) for u, d in users() if int(u[4:]) > CALLEES]
     calls = ["SEQUENTIAL"] + [
-        "%s;%s;user%04d;[authentication username=%s password=%s]"
+        "%s;%s;callee%03d;[authentication username=%s password=%s]"
         % (u, d, 1 + n % CALLEES, u, password(u, d))
-        for n, (u, d) in enumerate(callers)
+        for n, (u, d) in enumerate(users())
     ]
     files = Path(workdir) / "files"
     files.mkdir()
@@ -219,34 +226,53 @@ def stop_uas():
     dexec(LOADGEN, "pkill -f 'bench_uas.xml' || true", check=False)
 
 
-def run_loads(proxy, label):
-    """Registrations, then calls, at every rate; one list of results per load."""
-    results = {"register": [], "calls": []}
-    for rate in REG_RATES:
-        result = sipp(proxy, "bench_register", "register.csv", rate, rate * SECONDS)
-        log("%s REGISTER target %5d/s: %s" % (label, rate, result))
-        results["register"].append(result)
-    # the callees register from the answering sipp's port, then it starts
-    stop_uas()
-    callees = len(DOMAINS) * CALLEES
-    reg = sipp(proxy, "bench_register", "callees.csv", 200, callees, extra="-p %d" % UAS_PORT)
-    if reg["done"] != callees:
-        raise SystemExit("%s: only %d of %d callees registered" % (label, reg["done"], callees))
-    start_uas()
-    try:
-        for rate in CALL_RATES:
-            result = sipp(proxy, "bench_uac", "calls.csv", rate, rate * SECONDS)
-            log("%s calls    target %5d/s: %s" % (label, rate, result))
-            results["calls"].append(result)
-    finally:
+class Proxy:
+    """The config Kamailio runs on the target: this collection's ("ours") or the stock one."""
+
+    def __init__(self, address):
+        self.address = address
+        self.running = "ours"
+
+    def use(self, label):
+        """Switch to `label`, then warm it up: a short REGISTER pass, the callees registered
+        from the answering sipp's port (only the new process's usrloc and DB connections)."""
+        if label == self.running:
+            return
         stop_uas()
+        if label == "stock":
+            switch_to_stock(self.address)
+        else:
+            switch_back()
+        self.running = label
+        sipp(self.address, "bench_register", "register.csv", 1000, 1000)
+        count = len(callees())
+        reg = sipp(
+            self.address, "bench_register", "callees.csv", 200, count, extra="-p %d" % UAS_PORT
+        )
+        if reg["done"] != count:
+            raise SystemExit("%s: only %d of %d callees registered" % (label, reg["done"], count))
+        start_uas()
+
+
+def run_loads(proxy):
+    """Every load at every rate, on both configs in turn (which one goes first alternates, so
+    that a machine getting busier or quieter favours neither)."""
+    results = {label: {"register": [], "calls": []} for label in ("ours", "stock")}
+    steps = [("register", "bench_register", "register.csv", r) for r in REG_RATES]
+    steps += [("calls", "bench_uac", "calls.csv", r) for r in CALL_RATES]
+    order = ["ours", "stock"]
+    for kind, scenario, inf, rate in steps:
+        for label in order:
+            proxy.use(label)
+            result = sipp(proxy.address, scenario, inf, rate, rate * SECONDS)
+            log("%-5s %-8s target %5d/s: %s" % (label, kind, rate, result))
+            results[label][kind].append(result)
+        order.reverse()
     return results
 
 
 def switch_to_stock(proxy):
     """Debian's own kamailio.cfg, switched to the same features, in place of this config."""
-    sh(["docker", "cp", str(REPO / "tests" / "benchmarks" / "stock_kamailio.sh"),
-        "%s:/usr/local/sbin/stock_kamailio.sh" % TARGET])  # fmt: skip
     dexec(TARGET, "bash /usr/local/sbin/stock_kamailio.sh start %s %s" % (proxy, DB_PASSWORD))
 
 
@@ -298,15 +324,24 @@ def main():
         converge(loadgen_ip, workdir)
         write_loadgen_files(workdir)
         kamailio = dexec(TARGET, "kamailio -v | head -n 1").stdout.strip()
-        ours = run_loads(proxy, "this config")
-        switch_to_stock(proxy)
+        sh(["docker", "cp", str(REPO / "tests" / "benchmarks" / "stock_kamailio.sh"),
+            "%s:/usr/local/sbin/stock_kamailio.sh" % TARGET])  # fmt: skip
+        target = Proxy(proxy)
+        target.running = None
         try:
-            stock = run_loads(proxy, "stock")
+            target.use("ours")
+            results = run_loads(target)
         finally:
-            switch_back()
+            stop_uas()
+            if target.running == "stock":
+                switch_back()
+        ours, stock = results["ours"], results["stock"]
         out = io.StringIO()
-        out.write("\n%s, %d subscribers over %d domains, %d s per rate, load generator trusted\n"
-                  % (kamailio, len(users()), len(DOMAINS), SECONDS))  # fmt: skip
+        total = len(users() + callees())
+        out.write(
+            "\n%s, %d subscribers over %d domains (%d in the REGISTER load), %d s per rate, "
+            "load generator trusted\n" % (kamailio, total, len(DOMAINS), len(users()), SECONDS)
+        )
         out.write(
             table("REGISTER with digest auth", ours["register"], stock["register"], "reg") + "\n"
         )
