@@ -113,7 +113,7 @@ def test_svcrack_is_stopped_by_the_ban(attacker_clean, bans, settings, target):
     assert "found nothing" in output, output
     assert "since we last received a response - stopping" in output, output  # silenced
     # the ban may have run out while svcrack waited: Kamailio's log says who silenced it
-    log = target.check_output("journalctl -u kamailio --no-pager --since @%s", started)
+    log = target.check_output("journalctl -u kamailio --no-pager --since @%s", str(started))
     assert "auth: %s banned" % attacker.address in log, log[-2000:]
 
 
