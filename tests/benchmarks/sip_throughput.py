@@ -14,7 +14,7 @@ per rate: completed per second, failed, retransmissions, and the ratio at the hi
 both had no failure.
 
 Environment: BENCH_RELEASE (debian12 | debian13, default debian12), BENCH_SECONDS (seconds per
-rate, default 5), BENCH_REG_RATES / BENCH_CALL_RATES (comma-separated target rates),
+rate, default 8), BENCH_REG_RATES / BENCH_CALL_RATES (comma-separated target rates),
 BENCH_KEEP=1 (keep the containers), SIPSTACK_TEST_PREFIX (container name prefix).
 Every load step is bounded by its call count and a timeout; traffic only goes between the two
 containers this script creates.
@@ -32,13 +32,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = os.environ.get("SIPSTACK_TEST_PREFIX", "sipstack")
 RELEASE = os.environ.get("BENCH_RELEASE", "debian12")
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 REG_RATES = [
-    int(r) for r in os.environ.get("BENCH_REG_RATES", "2000,4000,6000,8000,10000").split(",")
+    int(r) for r in os.environ.get("BENCH_REG_RATES", "2000,4000,5000,6000,7000,8000").split(",")
 ]
-CALL_RATES = [
-    int(r) for r in os.environ.get("BENCH_CALL_RATES", "250,500,750,1000,1500").split(",")
-]
+CALL_RATES = [int(r) for r in os.environ.get("BENCH_CALL_RATES", "100,200,300,400,500").split(",")]
 TARGET = "%s-bench-kamailio" % PREFIX
 LOADGEN = "%s-bench-loadgen" % PREFIX
 NETWORK = "%s-bench" % PREFIX
