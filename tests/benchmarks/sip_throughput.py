@@ -305,7 +305,7 @@ def table(kind, ours, stock, unit):
     if best:
         a, b = best
         lines.append(
-            "ratio at %d/s (highest rate where both had 0 failed): %.2f (%.0f / %.0f)"
+            "ratio at %d/s (highest rate where both had 0 failed): %.3f (%.0f / %.0f)"
             % (a["rate"], a["per_s"] / max(b["per_s"], 0.001), a["per_s"], b["per_s"])
         )
     else:
