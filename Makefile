@@ -5,7 +5,7 @@ HARNESS := tests/harness
 SCENARIO ?= default debian13 dbtls
 
 .PHONY: help demo test test-lint test-sanity test-unit test-integration test-molecule \
-	benchmark build venv images clean
+	benchmark benchmark-sip build venv images clean
 
 help:
 	@echo "make demo              converge a Debian 12 container with the example inventory and register every subscriber"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-integration  module integration tests against a real MariaDB"
 	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
 	@echo "make benchmark         tenant sync benchmark (10,000 subscribers over 100 domains)"
+	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
 	@echo "make build             collection tarball"
 	@echo "make clean             remove test containers, the venv and caches"
 
@@ -43,6 +44,11 @@ test-molecule:
 benchmark:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
 		&& .venv/bin/python tests/benchmarks/tenant_sync.py
+
+benchmark-sip:
+	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
+		&& bash $(HARNESS)/images.sh $${BENCH_RELEASE:-debian12} \
+		&& .venv/bin/python tests/benchmarks/sip_throughput.py
 
 build:
 	@bash $(HARNESS)/venv.sh && .venv/bin/ansible-galaxy collection build --force .

@@ -9,12 +9,25 @@ outcome is the expected one is for the caller to judge (tests assert exact respo
       -> {"final": 200, "codes": [401, 200], ...}
 
   sipcheck.py call --proxy IP --caller alice@a.example --password PW --callee bob@a.example
-              [--callee-password PW] [--uas-port 5070]
-      -> {"final": 200, "bye": 200, "uas": {"received": ["INVITE", "ACK", "BYE"], ...}, ...}
+              [--callee-password PW] [--uas-port 5070] [--no-uas] [--transport udp|tcp]
+              [--hold-ms 200] [--call-id ID]
+      -> {"final": 200, "bye": 200, "uas": {"received": ["INVITE", "ACK", "INVITE", "ACK", "BYE"],
+          "sdp_c": ["172.18.0.2"], ...}, ...}
+
+  sipcheck.py answer --proxy IP --user bob --domain a.example --password PW
+              [--transport udp|tcp] [--call-id ID] [--wait 30]
+      -> {"register": {...}, "uas": {"received": [...], "sdp_c": [...]}}
+
+  sipcheck.py keepalive --proxy IP --user bob --domain a.example --password PW [--wait 10]
+      -> {"register": {...}, "received": [{"method": "OPTIONS", "source": "172.18.0.2:5060"}]}
 
 `call` starts a sipp UAS on --uas-port first; with --callee-password it registers the callee from
-that same port beforehand, so the proxy routes the call to the UAS. Every client run is bounded
-by a timeout: nothing here waits forever.
+that same port beforehand, so the proxy routes the call to the UAS. With --no-uas the callee
+answers elsewhere (`answer` on another host). `answer` registers a phone and answers one call:
+on UDP from the registered port, on TCP over the very connection it registered on (both sipp
+runs share the Call-ID given with --call-id). `keepalive` registers and then listens on the
+registered port for what the proxy sends unasked. Every client run is bounded by a timeout:
+nothing here waits forever.
 """
 
 import argparse
@@ -33,7 +46,12 @@ SEPARATOR = re.compile(r"^-{20,}.*$", re.MULTILINE)
 STATUS = re.compile(r"^SIP/2\.0 (\d{3})", re.MULTILINE)
 CSEQ = re.compile(r"^CSeq:\s*(\d+)\s+(\w+)", re.MULTILINE | re.IGNORECASE)
 REQUEST = re.compile(r"^([A-Z]+) \S+ SIP/2\.0", re.MULTILINE)
+SDP_CONNECTION = re.compile(r"^c=IN IP[46] (\S+)", re.MULTILINE)
 RUN_TIMEOUT = 30
+DEFAULT_UA = "sipstack-sipp"
+# A UAS answers one call and then stops itself (stop_now); keepalive OPTIONS it answers count
+# as calls too, hence the margin.
+UAS_CALLS = 1000
 
 
 def log(msg):
@@ -98,6 +116,7 @@ def parse_sipp_messages(path):
                 "method": request.group(1) if request and request.start() < 4 else None,
                 "cseq": int(cseq.group(1)) if cseq else None,
                 "cseq_method": cseq.group(2).upper() if cseq else None,
+                "sdp_c": SDP_CONNECTION.findall(body),
             }
         )
     return messages
@@ -138,20 +157,26 @@ def tail(path, lines=40):
         return ""
 
 
-def sipp_command(workdir, name, scenario, proxy, local_ip, port, extra, timeout):
+def sipp_command(
+    workdir, name, scenario, proxy, local_ip, port, extra, timeout, transport="udp", calls=1
+):
     host, proxy_port = proxy_host_port(proxy)
     return [
         "sipp",
         "-sf",
         os.path.join(HERE, scenario),
         "%s:%d" % (host, proxy_port),
+        "-t",
+        "t1" if transport == "tcp" else "u1",
         "-i",
         local_ip,
         "-p",
         str(port),
         "-m",
-        "1",
+        str(calls),
         "-nostdin",
+        # keepalive OPTIONS from the proxy (phones behind NAT get them) are answered, not fatal
+        "-aa",
         "-timeout",
         "%ds" % timeout,
         "-timeout_error",
@@ -182,8 +207,9 @@ def run(cmd, timeout):
         return 124, out + "\n[sipcheck] killed after %ss" % timeout
 
 
-def sipp_register(workdir, args, local_ip, port, name="register"):
-    extra = [
+def register_keys(args):
+    """sipp options of a REGISTER for args.user@args.domain with digest credentials."""
+    return [
         "-s",
         args.user,
         "-key",
@@ -192,13 +218,27 @@ def sipp_register(workdir, args, local_ip, port, name="register"):
         "-key",
         "expires",
         str(args.expires),
+        "-key",
+        "ua",
+        getattr(args, "ua", None) or DEFAULT_UA,
         "-au",
         args.auth_user or args.user,
         "-ap",
         args.password,
     ]
+
+
+def sipp_register(workdir, args, local_ip, port, name="register"):
     cmd = sipp_command(
-        workdir, name, "register.xml", args.proxy, local_ip, port, extra, args.timeout
+        workdir,
+        name,
+        "register.xml",
+        args.proxy,
+        local_ip,
+        port,
+        register_keys(args),
+        args.timeout,
+        getattr(args, "transport", "udp"),
     )
     rc, output = run(cmd, args.timeout + 10)
     messages = parse_sipp_messages(os.path.join(workdir, name + "_messages.log"))
@@ -264,6 +304,33 @@ def cmd_register(args, workdir):
     return sipp_register(workdir, args, local_ip, args.port or free_udp_port(local_ip))
 
 
+def uas_summary(messages, rc=None, errors=""):
+    """What a callee saw: requests received, responses sent, media addresses its INVITEs name."""
+    received = [
+        m for m in messages if m["direction"] == "in" and m["method"] not in (None, "OPTIONS")
+    ]
+    return {
+        "rc": rc,
+        "received": [m["method"] for m in received],
+        "sent": [m["status"] for m in messages if m["direction"] == "out" and m["status"]],
+        "sdp_c": [c for m in received if m["method"] == "INVITE" for c in m["sdp_c"]],
+        "errors": errors,
+    }
+
+
+def stop(proc, timeout):
+    """Wait up to `timeout` s for a sipp run to end by itself, then end it; its exit code."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout=5)
+
+
 def cmd_call(args, workdir):
     host, port = proxy_host_port(args.proxy)
     local_ip = local_ip_towards(host, port)
@@ -286,15 +353,26 @@ def cmd_call(args, workdir):
             workdir, reg_args, local_ip, uas_port, name="callee_register"
         )
 
-    uas_cmd = sipp_command(
-        workdir, "uas", "uas_answer.xml", args.proxy, local_ip, uas_port, [], args.timeout + 5
-    )
-    log(" ".join(uas_cmd))
-    uas_out = open(os.path.join(workdir, "uas_output.log"), "wb")  # noqa: SIM115
-    uas = subprocess.Popen(uas_cmd, stdout=uas_out, stderr=subprocess.STDOUT)
+    uas = None
+    if not args.no_uas:
+        uas_cmd = sipp_command(
+            workdir,
+            "uas",
+            "uas_answer.xml",
+            args.proxy,
+            local_ip,
+            uas_port,
+            [],
+            args.timeout + 5,
+            calls=UAS_CALLS,
+        )
+        log(" ".join(uas_cmd))
+        uas_out = open(os.path.join(workdir, "uas_output.log"), "wb")  # noqa: SIM115
+        uas = subprocess.Popen(uas_cmd, stdout=uas_out, stderr=subprocess.STDOUT)
     uas_rc = None
     try:
-        time.sleep(0.3)  # let the UAS bind its port before the INVITE can arrive
+        if uas is not None:
+            time.sleep(0.3)  # let the UAS bind its port before the INVITE can arrive
         extra = [
             "-s",
             callee_user,
@@ -311,45 +389,159 @@ def cmd_call(args, workdir):
             args.auth_user or caller_user,
             "-ap",
             args.password,
+            "-d",
+            str(args.hold_ms),
         ]
+        if args.call_id:
+            extra += ["-cid_str", args.call_id]
         uac_cmd = sipp_command(
-            workdir, "uac", "uac_call.xml", args.proxy, local_ip, 0, extra, args.timeout
+            workdir,
+            "uac",
+            "uac_call.xml",
+            args.proxy,
+            local_ip,
+            0,
+            extra,
+            args.timeout + args.hold_ms // 1000,
+            args.transport,
         )
-        rc, output = run(uac_cmd, args.timeout + 10)
+        rc, output = run(uac_cmd, args.timeout + args.hold_ms // 1000 + 10)
         uac_messages = parse_sipp_messages(os.path.join(workdir, "uac_messages.log"))
         result.update(
             {
                 "final": final_response(uac_messages, "INVITE"),
-                "codes": received_codes(uac_messages, "INVITE"),
+                # the initial INVITE (CSeq 1) and its authenticated repetition (CSeq 2)
+                "codes": received_codes(
+                    [m for m in uac_messages if (m["cseq"] or 0) <= 2], "INVITE"
+                ),
                 "bye": final_response(uac_messages, "BYE"),
+                "reinvite": [
+                    m["status"]
+                    for m in uac_messages
+                    if m["direction"] == "in"
+                    and m["cseq_method"] == "INVITE"
+                    and m["cseq"] == 3
+                    and m["status"]
+                    and m["status"] >= 200
+                ][-1:],
                 "rc": rc,
                 "errors": tail(os.path.join(workdir, "uac_errors.log")),
                 "output": output[-2000:],
             }
         )
         # A UAS that got the call ends by itself after the BYE; one that got nothing is stopped.
-        try:
-            uas_rc = uas.wait(timeout=5 if result["final"] == 200 else 1)
-        except subprocess.TimeoutExpired:
-            uas.terminate()
-            try:
-                uas_rc = uas.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                uas.kill()
-                uas_rc = uas.wait(timeout=5)
+        if uas is not None:
+            uas_rc = stop(uas, 5 if result["final"] == 200 else 1)
     finally:
-        if uas.poll() is None:
-            uas.kill()
-            uas.wait(timeout=5)
-        uas_out.close()
-    uas_messages = parse_sipp_messages(os.path.join(workdir, "uas_messages.log"))
-    result["uas"] = {
-        "rc": uas_rc,
-        "received": [m["method"] for m in uas_messages if m["direction"] == "in" and m["method"]],
-        "sent": [m["status"] for m in uas_messages if m["direction"] == "out" and m["status"]],
-        "errors": tail(os.path.join(workdir, "uas_errors.log")),
-    }
+        if uas is not None:
+            if uas.poll() is None:
+                uas.kill()
+                uas.wait(timeout=5)
+            uas_out.close()
+    if uas is not None:
+        result["uas"] = uas_summary(
+            parse_sipp_messages(os.path.join(workdir, "uas_messages.log")),
+            uas_rc,
+            tail(os.path.join(workdir, "uas_errors.log")),
+        )
     return result
+
+
+def cmd_answer(args, workdir):
+    """Register a phone and answer one call (on TCP over the connection it registered on)."""
+    host, port = proxy_host_port(args.proxy)
+    local_ip = local_ip_towards(host, port)
+    local_port = args.port or free_udp_port(local_ip)
+    result = {"aor": "%s@%s" % (args.user, args.domain), "port": local_port}
+    if args.transport == "udp":
+        result["register"] = sipp_register(workdir, args, local_ip, local_port)
+        if result["register"]["final"] != 200:
+            return result
+        cmd = sipp_command(
+            workdir,
+            "uas",
+            "uas_answer.xml",
+            args.proxy,
+            local_ip,
+            local_port,
+            [],
+            args.wait,
+            calls=UAS_CALLS,
+        )
+    else:
+        extra = [*register_keys(args), "-cid_str", args.call_id or "sipcheck-answer"]
+        cmd = sipp_command(
+            workdir,
+            "uas",
+            "register_answer.xml",
+            args.proxy,
+            local_ip,
+            local_port,
+            extra,
+            args.wait,
+            "tcp",
+        )
+    rc, output = run(cmd, args.wait + 10)
+    messages = parse_sipp_messages(os.path.join(workdir, "uas_messages.log"))
+    if args.transport == "tcp":
+        register = [m for m in messages if m["cseq_method"] == "REGISTER"]
+        result["register"] = {
+            "final": final_response(register, "REGISTER"),
+            "codes": received_codes(register, "REGISTER"),
+        }
+        messages = [m for m in messages if m["cseq_method"] != "REGISTER"]
+    result["uas"] = uas_summary(messages, rc, tail(os.path.join(workdir, "uas_errors.log")))
+    result["output"] = output[-2000:]
+    return result
+
+
+def cmd_keepalive(args, workdir):
+    """Register from a port, then listen there: what does the proxy send unasked?"""
+    host, port = proxy_host_port(args.proxy)
+    local_ip = local_ip_towards(host, port)
+    local_port = free_udp_port(local_ip)
+    result = {"register": sipp_register(workdir, args, local_ip, local_port), "received": []}
+    if result["register"]["final"] != 200:
+        return result
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((local_ip, local_port))
+    deadline = time.time() + args.wait
+    try:
+        while time.time() < deadline:
+            sock.settimeout(max(0.1, deadline - time.time()))
+            try:
+                data, source = sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            request = REQUEST.search(data.decode("utf-8", "replace"))
+            result["received"].append(
+                {
+                    "method": request.group(1) if request and request.start() == 0 else None,
+                    "source": "%s:%d" % source,
+                }
+            )
+    finally:
+        sock.close()
+    return result
+
+
+def account_parser(sub, name, help_text):
+    """A subcommand that registers one account: proxy, user, domain, password, expiry."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--domain", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--auth-user", help="digest username (default: --user)")
+    parser.add_argument("--expires", type=int, default=300)
+    return parser
+
+
+def emit(result):
+    """Print one run's result: one JSON object on one line."""
+    json.dump(result, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
 
 
 def main(argv=None):
@@ -358,15 +550,11 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=10, help="seconds per client run")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    reg = sub.add_parser("register", help="REGISTER one AoR with digest auth")
-    reg.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
-    reg.add_argument("--user", required=True)
-    reg.add_argument("--domain", required=True)
-    reg.add_argument("--password", required=True)
-    reg.add_argument("--auth-user", help="digest username (default: --user)")
-    reg.add_argument("--expires", type=int, default=300)
+    reg = account_parser(sub, "register", "REGISTER one AoR with digest auth")
     reg.add_argument("--port", type=int, default=0, help="local port (sipp; default: free port)")
     reg.add_argument("--client", choices=("sipp", "sipsak"), default="sipp")
+    reg.add_argument("--transport", choices=("udp", "tcp"), default="udp", help="sipp only")
+    reg.add_argument("--ua", help="User-Agent (sipp only; default %s)" % DEFAULT_UA)
 
     call = sub.add_parser("call", help="one call through the proxy to a sipp UAS")
     call.add_argument("--proxy", required=True, help="proxy address, IP[:PORT]")
@@ -376,7 +564,20 @@ def main(argv=None):
     call.add_argument("--callee", required=True, help="AoR user@domain")
     call.add_argument("--callee-password", help="register the callee from the UAS port first")
     call.add_argument("--uas-port", type=int, default=0)
+    call.add_argument("--no-uas", action="store_true", help="the callee answers elsewhere")
     call.add_argument("--expires", type=int, default=300)
+    call.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    call.add_argument("--hold-ms", type=int, default=200, help="talk time before the re-INVITE")
+    call.add_argument("--call-id", help="fixed Call-ID (to reach an `answer` on TCP)")
+
+    ans = account_parser(sub, "answer", "register a phone and answer one call")
+    ans.add_argument("--port", type=int, default=0, help="local port (default: a free one)")
+    ans.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    ans.add_argument("--call-id", help="the caller's -cid_str (TCP)")
+    ans.add_argument("--wait", type=int, default=30, help="seconds to wait for the call")
+
+    kal = account_parser(sub, "keepalive", "register, then record what the proxy sends")
+    kal.add_argument("--wait", type=int, default=10, help="seconds to listen")
 
     args = parser.parse_args(argv)
     for tool in ("sipp", "sipsak"):
@@ -384,17 +585,19 @@ def main(argv=None):
             raise SystemExit("%s is not installed" % tool)
     workdir = tempfile.mkdtemp(prefix="sipcheck-")
     try:
-        if args.command == "register":
-            result = cmd_register(args, workdir)
-        else:
-            result = cmd_call(args, workdir)
+        commands = {
+            "register": cmd_register,
+            "call": cmd_call,
+            "answer": cmd_answer,
+            "keepalive": cmd_keepalive,
+        }
+        result = commands[args.command](args, workdir)
         if args.keep:
             result["workdir"] = workdir
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    json.dump(result, sys.stdout, sort_keys=True)
-    sys.stdout.write("\n")
+    emit(result)
     return 0
 
 

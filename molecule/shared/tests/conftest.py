@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sipdata.py, for the test modules in the subdirectories
 
 from sipdata import ALL_DOMAINS  # noqa: E402
+from siphelpers import CLIENT_TOOLS_DIR  # noqa: E402
 
 REPO = HERE.parents[2]
 SIP_TOOLS = REPO / "tests" / "sip"
-CLIENT_TOOLS_DIR = "/opt/sipstack-sip"
 HOSTS_MARK = "# sipstack molecule: tenant domains -> proxy"
 
 
@@ -72,72 +73,204 @@ def proxy_ip(target, client):
 
 
 class Sip:
-    """sipcheck.py on the client host: every call returns the JSON result of one client run."""
+    """sipcheck.py and sipedge.py on one client host: each call returns one run's JSON result."""
 
     def __init__(self, host, proxy):
         self.host = host
         self.proxy = proxy
+        self.address = _address_towards(host, proxy)
 
-    def _run(self, *args):
+    def _run(self, tool, *args, timeout=60):
         cmd = " ".join(
             shlex.quote(str(a))
-            for a in ("timeout", "60", "python3", CLIENT_TOOLS_DIR + "/sipcheck.py", *args)
+            for a in ("timeout", timeout, "python3", CLIENT_TOOLS_DIR + "/" + tool, *args)
         )
         result = self.host.run(cmd)
-        assert result.rc == 0, "sipcheck failed (rc %s): %s %s" % (
+        assert result.rc == 0, "%s failed (rc %s): %s %s" % (
+            tool,
             result.rc,
             result.stdout,
             result.stderr,
         )
         return json.loads(result.stdout)
 
-    def register(self, aor, password, client="sipp", auth_user=None, expires=300, port=0):
-        """REGISTER `aor` with digest auth; the result's "final" is the final response code."""
+    def register(self, aor, password, client="sipp", auth_user=None, expires=60, port=0, **options):
+        """REGISTER `aor` with digest auth; the result's "final" is the final response code.
+
+        Options: transport (udp|tcp), ua (User-Agent), within (seconds the client waits for
+        answers, for REGISTERs that are meant to get none).
+        """
         user, domain = aor.split("@", 1)
-        args = ["register", "--proxy", self.proxy, "--user", user, "--domain", domain]
+        within = options.pop("within", None)
+        args = ["--timeout", within] if within else []
+        args += ["register", "--proxy", self.proxy, "--user", user, "--domain", domain]
         args += ["--password", password, "--client", client, "--expires", expires]
         if port:
             args += ["--port", port]
         if auth_user:
             args += ["--auth-user", auth_user]
-        return self._run(*args)
+        args += _options(options)
+        return self._run("sipcheck.py", *args)
 
-    def call(self, caller, password, callee, callee_password=None):
-        """One call from `caller` to `callee`; a sipp UAS answers for the callee.
+    def call(self, caller, password, callee, callee_password=None, **options):
+        """One call from `caller` to `callee`; a sipp UAS here answers for the callee.
 
         With `callee_password` the callee registers first from the UAS port, so the proxy
-        routes the INVITE to the UAS.
+        routes the INVITE to the UAS. Options: auth_user, no_uas (the callee answers on another
+        host), transport, hold_ms, call_id.
         """
         args = ["call", "--proxy", self.proxy, "--caller", caller, "--password", password]
         args += ["--callee", callee]
         if callee_password is not None:
             args += ["--callee-password", callee_password]
-        return self._run(*args)
+        args += _options(options)
+        return self._run("sipcheck.py", *args, timeout=90)
+
+    def answer(self, aor, password, **options):
+        """Register `aor` here and answer one call (options: transport, call_id, wait)."""
+        user, domain = aor.split("@", 1)
+        args = ["answer", "--proxy", self.proxy, "--user", user, "--domain", domain]
+        args += ["--password", password, *_options(options)]
+        return self._run("sipcheck.py", *args, timeout=90)
+
+    def keepalive(self, aor, password, wait):
+        """Register `aor` here, then record what the proxy sends to it for `wait` seconds."""
+        user, domain = aor.split("@", 1)
+        args = ["keepalive", "--proxy", self.proxy, "--user", user, "--domain", domain]
+        args += ["--password", password, "--wait", wait]
+        return self._run("sipcheck.py", *args, timeout=wait + 60)
+
+    def edge(self, command, *args, timeout=120, **options):
+        """sipedge.py COMMAND --proxy PROXY ARGS: probes, floods, relay attempts, corpus."""
+        return self._run(
+            "sipedge.py", command, "--proxy", self.proxy, *_options(options), *args, timeout=timeout
+        )
+
+    def answered(self, transport="udp", ua="sipstack-probe"):
+        """Does one OPTIONS keepalive from this host get an answer?"""
+        return self.edge("probe", transport=transport, ua=ua)["answered"]
 
 
-@pytest.fixture(scope="session")
-def sip(client, proxy_ip):
-    """Real SIP clients on the client host, pointed at the target's address.
+def _options(options):
+    """Keyword options as command-line options (call_id=X -> --call-id X; True -> a flag)."""
+    args = []
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        args.append("--" + name.replace("_", "-"))
+        if value is not True:
+            args.append(value)
+    return args
 
-    Copies tests/sip to the client and lets it resolve the tenant domains to the proxy (sipsak
-    resolves the request domain even with an outbound proxy; sipp sends to the address given).
+
+def _address_towards(host, proxy):
+    """The source address `host` uses towards the proxy."""
+    out = host.check_output("ip -4 -o route get %s", proxy)
+    match = re.search(r"\bsrc (\S+)", out)
+    assert match, "no route from %s to %s: %s" % (host, proxy, out)
+    return match.group(1)
+
+
+def _install_tools(host, proxy_ip):
+    """Copy tests/sip to `host` and let it resolve the tenant domains to the proxy.
+
+    sipsak resolves the request domain even with an outbound proxy; sipp sends to the address
+    given.
     """
-    container = _container_name(client)
-    client.check_output("rm -rf %s && mkdir -p %s", CLIENT_TOOLS_DIR, CLIENT_TOOLS_DIR)
+    container = _container_name(host)
+    host.check_output("rm -rf %s && mkdir -p %s", CLIENT_TOOLS_DIR, CLIENT_TOOLS_DIR)
     subprocess.run(
         ["docker", "cp", str(SIP_TOOLS) + "/.", "%s:%s" % (container, CLIENT_TOOLS_DIR)],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    hosts = client.file("/etc/hosts").content_string
+    hosts = host.file("/etc/hosts").content_string
     kept = [line for line in hosts.splitlines() if not line.endswith(HOSTS_MARK)]
     kept.append("%s %s %s" % (proxy_ip, " ".join(ALL_DOMAINS), HOSTS_MARK))
     # /etc/hosts is a bind mount in a container: rewrite it in place, never replace the file.
-    client.check_output(
+    host.check_output(
         "printf '%s\\n' " + " ".join(shlex.quote(line) for line in kept) + " > /etc/hosts"
     )
-    return Sip(client, proxy_ip)
+    return Sip(host, proxy_ip)
+
+
+@pytest.fixture(scope="session")
+def sip(client, proxy_ip):
+    """Real SIP clients on the trusted client host (kamailio_trusted_networks)."""
+    return _install_tools(client, proxy_ip)
+
+
+@pytest.fixture(scope="session")
+def attacker(proxy_ip):
+    """Real SIP clients and sipvicious on an untrusted host of the proxy's network."""
+    return _install_tools(_single_host("attackers"), proxy_ip)
+
+
+@pytest.fixture(scope="session")
+def phone(proxy_ip):
+    """Real SIP clients on a host behind a NAT router (masquerade with port remapping)."""
+    return _install_tools(_single_host("natphones"), proxy_ip)
+
+
+@pytest.fixture(scope="session")
+def nat_public_address(proxy_ip):
+    """The address the NAT router's phone appears with at the proxy."""
+    return _address_towards(_single_host("natrouters"), proxy_ip)
+
+
+ROLE_DEFAULTS = REPO / "roles" / "kamailio" / "defaults" / "main.yml"
+
+
+@pytest.fixture(scope="session")
+def settings(inventory_vars):
+    """The kamailio role's settings in force: its defaults, overridden by the inventory.
+
+    Only plain values are read this way (templated defaults stay unrendered strings).
+    """
+    values = yaml.safe_load(ROLE_DEFAULTS.read_text())
+    values.update({k: v for k, v in inventory_vars.items() if k.startswith("kamailio_")})
+    return values
+
+
+@pytest.fixture(scope="session")
+def kamailio_pid(target):
+    """Kamailio's main PID now (a test that must not restart or crash it compares it)."""
+
+    def read():
+        out = target.check_output("systemctl show --property=MainPID --value kamailio.service")
+        return int(out)
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def bans(kamcmd):
+    """The ban list the README documents: kamcmd htable.get / htable.delete on table ipban."""
+
+    class Bans:
+        def get(self, address):
+            """The ban of `address` ("flood", "auth") or None."""
+            out = kamcmd_raw(kamcmd, "htable.get", "ipban", address)
+            match = re.search(r"value:\s*(\S+)", out)
+            return match.group(1) if match else None
+
+        def lift(self, address):
+            """Lift a ban and forget counted authentication failures (README's howto)."""
+            for table in ("ipban", "authfail"):
+                kamcmd_raw(kamcmd, "htable.delete", table, address)
+
+    return Bans()
+
+
+def kamcmd_raw(kamcmd, *args):
+    """kamcmd whose "not found" errors are an answer, not a failure."""
+    try:
+        return kamcmd(*args)
+    except AssertionError as exc:
+        if re.search(r"not found|doesn't exist", str(exc)):
+            return ""
+        raise
 
 
 @pytest.fixture(scope="session")
@@ -173,3 +306,22 @@ def sql(target, db_name):
         return [line.split("\t") for line in out.splitlines() if line]
 
     return run
+
+
+VERIFY_LOG = "verify-runs.log"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Record which test set ran and how many tests it collected.
+
+    molecule's verifier skips a step whose directory holds no test file and reports success;
+    the scenario's last step (shared/verified.yml) compares these records with the verify
+    steps of the test sequence and fails for any step that ran no test.
+    """
+    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    if not ephemeral:
+        return
+    sets = sorted({Path(arg.split("::")[0]).resolve().parent.name for arg in session.config.args})
+    with open(os.path.join(ephemeral, VERIFY_LOG), "a", encoding="utf-8") as log:
+        for name in sets:
+            log.write("%s %d %d\n" % (name, session.testscollected, exitstatus))

@@ -9,9 +9,11 @@ COMPANYA = "companya.example"
 COMPANYB = "companyb.example"
 COMPANYC = "companyc.example"
 UNSERVED = "companyz.example"  # a domain no tenant has
+PLATFORM_ALIAS = "sip.platform.example"  # kamailio_aliases where a scenario deploys them
 
 ALICE_A = "alice@" + COMPANYA
 BOB_A = "bob@" + COMPANYA
+ERIN_A = "erin@" + COMPANYA  # registration-limit test only
 ALICE_B = "alice@" + COMPANYB
 BOB_B = "bob@" + COMPANYB
 CAROL_B = "carol@" + COMPANYB
@@ -22,6 +24,7 @@ ALICE_UNSERVED = "alice@" + UNSERVED
 PASSWORD = {
     ALICE_A: "alice-A-secret1",
     BOB_A: "bob-A-secret1",
+    ERIN_A: "erin-A-secret1",
     ALICE_B: "alice-B-secret1",
     BOB_B: "bob-B-secret1",
     CAROL_B: "carol-B-secret1",
@@ -39,7 +42,7 @@ COMPANYB_HASHES = {
     "carol": ("e88e9fd7edeac5ff20f8a3d174999864", "886297aa116274fd250595b356c58b4a"),
 }
 
-ALL_DOMAINS = (COMPANYA, COMPANYB, COMPANYC, UNSERVED)
+ALL_DOMAINS = (COMPANYA, COMPANYB, COMPANYC, UNSERVED, PLATFORM_ALIAS)
 # The database accounts of group_vars/all/platform.yml: user -> (password, a plain core of it
 # that any encoding of the password in a file keeps, for searching files).
 DB_PASSWORDS = {
@@ -53,3 +56,9 @@ DB_PASSWORDS = {
 USER_AGENTS = ("sipp", "sipsak")
 OK = 200
 BAD_CREDENTIALS = 403  # challenged (401), then the credentials fail for the realm's account
+REGISTERED = [401, OK]  # challenged, then accepted
+REFUSED = [401, BAD_CREDENTIALS]  # challenged, then refused
+CALL_REFUSED = [407, BAD_CREDENTIALS]  # the caller authenticated, then the call is refused
+FORBIDDEN = 403
+# What a callee's sipp UAS receives for a call with a re-INVITE
+CALL_RECEIVED = ["INVITE", "ACK", "INVITE", "ACK", "BYE"]

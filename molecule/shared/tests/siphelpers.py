@@ -1,0 +1,56 @@
+"""Small helpers of the verify tests: polling with a deadline, clients run in the background."""
+
+import threading
+import time
+
+import pytest
+from sipdata import CALL_RECEIVED, CALL_REFUSED, OK
+
+# Where the verify tests put tests/sip on the client hosts.
+CLIENT_TOOLS_DIR = "/opt/sipstack-sip"
+
+
+def wait_for(check, timeout, interval=1.0, what="condition"):
+    """Poll `check()` until it returns a true value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("%s not reached within %s s" % (what, timeout))
+        time.sleep(interval)
+
+
+def in_background(function, *args, **kwargs):
+    """Run `function` in a thread; the returned callable joins it and returns its result."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = function(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the test's own thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+
+    def join(timeout=120):
+        thread.join(timeout)
+        assert not thread.is_alive(), "background client still running after %s s" % timeout
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    return join
+
+
+def assert_connected_or_refused(result, allowed):
+    """A call the policy allows connects end to end; one it refuses (407, then 403) never
+    reaches the callee, which was registered and answering."""
+    if allowed:
+        assert result["final"] == OK, result
+        assert result["uas"]["received"] == CALL_RECEIVED, result
+    else:
+        assert result["codes"] == CALL_REFUSED, result
+        assert result["uas"]["received"] == [], result
