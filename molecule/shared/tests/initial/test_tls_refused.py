@@ -12,6 +12,11 @@ import pytest
 from playbook import run_playbook
 
 PLAY = """---
+- name: Facts of the trusted client (the inventory's kamailio_trusted_networks needs them)
+  hosts: sipclients
+  gather_facts: true
+  tasks: []
+
 - name: The kamailio role with a platform certificate
   hosts: kamailio
   # the tests connect as root, and the target has no sudo (as a minimal server has none)

@@ -28,6 +28,11 @@ LOAD_SECONDS = 15  # bounded: stops by itself; long enough for 5.6.3 to crash (i
 TLS_DIR = "/etc/kamailio/tls"
 
 ROTATE = """---
+- name: Facts of the trusted client (the inventory's kamailio_trusted_networks needs them)
+  hosts: sipclients
+  gather_facts: true
+  tasks: []
+
 - name: Apply the SNI certificates alone (as a tenant pipeline would)
   hosts: kamailio
   # the tests connect as root, and the target has no sudo (as a minimal server has none)
