@@ -200,10 +200,12 @@ class Run:
         return ran
 
     def failure_messages(self):
-        """The `msg` of every `fatal: [host]: FAILED! => {...}` line (stderr since ansible-core
-        2.19, stdout before)."""
+        """The `msg` of every uncensored `fatal: [host]: FAILED! => {...}` line (stderr since
+        ansible-core 2.19, stdout before)."""
         found = re.findall(r"^fatal: \[[^\]]+\]: FAILED! => (\{.*\})$", self.output, re.MULTILINE)
-        return [json.loads(text).get("msg", "") for text in found]
+        results = [json.loads(text) for text in found]
+        # A no_log task's failure shows no msg; the rescue after it says why.
+        return [result.get("msg", "") for result in results if "censored" not in result]
 
     def assert_ok(self):
         assert self.rc == 0 and self.recap["failed"] == 0, repr(self)
