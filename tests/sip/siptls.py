@@ -259,7 +259,17 @@ class UserAgent:
                     challenge, "REGISTER", uri, self.user, self.password, "Authorization"
                 ),
             ]
-        return {"final": codes[-1] if codes else None, "codes": codes, **self.conn.info}
+        # the registrar's 200 lists the contacts it bound for the AoR
+        bound = (
+            ", ".join(reply.get_all("Contact")) if reply is not None and reply.status == 200 else ""
+        )
+        return {
+            "final": codes[-1] if codes else None,
+            "codes": codes,
+            "bound": bound,
+            "contact": self.contact(),
+            **self.conn.info,
+        }
 
 
 def print_json(result):

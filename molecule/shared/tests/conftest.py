@@ -78,6 +78,7 @@ class Sip:
     def __init__(self, host, proxy):
         self.host = host
         self.proxy = proxy
+        self.container = _container_name(host)  # for `docker exec` of long-running tools
         self.address = _address_towards(host, proxy)
 
     def _run(self, tool, *args, timeout=60):

@@ -22,7 +22,16 @@ from playbook import run_playbook
 
 DOMAIN = "tls-tenant.example"
 TLS_PORT = 5061
-TENANTS = (Path(__file__).resolve().parents[4] / "playbooks" / "tenants.yml").read_text()
+# The collection's tenants playbook itself (imported: its own task files sit next to it), after
+# the trusted client's facts the scenario's kamailio_trusted_networks is built from.
+TENANTS = """---
+- name: Facts of the trusted client
+  hosts: sipclients
+  gather_facts: true
+  tasks: []
+- name: The tenants playbook
+  ansible.builtin.import_playbook: %s
+""" % (Path(__file__).resolve().parents[4] / "playbooks" / "tenants.yml")
 KEY_FILE = "/etc/kamailio/tls/sni/%s.key" % DOMAIN
 
 
