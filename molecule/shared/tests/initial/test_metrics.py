@@ -51,7 +51,7 @@ def metrics_url(proxy_ip, settings):
 @pytest.fixture(scope="module")
 def prometheus(client, metrics_url):
     """Prometheus on the client host, scraping the proxy every second; its query API."""
-    host, _, rest = metrics_url[len("http://") :].partition("/")
+    host, rest = metrics_url[len("http://") :].split("/", 1)
     config = (
         "global:\n"
         "  scrape_interval: %ds\n"
@@ -177,9 +177,10 @@ def test_register_refused_counter_rises_by_the_failed_attempts(prometheus, sip):
     failures = "kamailio_tenant_auth_failures_total"
     before = {name: prometheus(name) for name in (refused, failures)}
     attempts = 3
-    for _ in range(attempts):
+    for attempt in range(attempts):
         # the trusted client: counted, never banned
-        assert sip.register(BOB_B, PASSWORD[BOB_A])["codes"] == REFUSED
+        result = sip.register(BOB_B, PASSWORD[BOB_A])
+        assert result["codes"] == REFUSED, (attempt, result)
 
     for name in (refused, failures):
         expected = {COMPANYB: before[name][COMPANYB] + attempts, COMPANYA: before[name][COMPANYA]}
@@ -210,7 +211,7 @@ def test_calls_attempted_answered_and_cross_tenant_refused(prometheus, sip, sett
 def _http_status(host, url):
     """The HTTP status code (000: no answer) and the body."""
     result = host.run("curl -s -m 5 -w '\\n%%{http_code}' %s", url)
-    body, _, status = result.stdout.rpartition("\n")
+    body, status = result.stdout.rsplit("\n", 1)
     return status.strip(), body
 
 
