@@ -4,16 +4,17 @@ SHELL := /bin/bash
 HARNESS := tests/harness
 SCENARIO ?= default debian13 dbtls
 
-.PHONY: help demo test test-lint test-sanity test-unit test-integration test-molecule \
+.PHONY: help demo test test-lint test-sanity test-unit test-integration test-tarball test-molecule \
 	benchmark benchmark-sip build venv images clean
 
 help:
 	@echo "make demo              converge a Debian 12 container with the example inventory and register every subscriber"
 	@echo "make test              every test layer; exit 0 only when all passed"
-	@echo "make test-lint         ruff, yamllint, ansible-lint (production profile)"
+	@echo "make test-lint         ruff, yamllint, ansible-lint (production profile), antsibull-changelog lint"
 	@echo "make test-sanity       ansible-test sanity"
 	@echo "make test-unit         pytest unit tests"
 	@echo "make test-integration  module integration tests against a real MariaDB"
+	@echo "make test-tarball      the demo converged from the built tarball installed with ansible-galaxy"
 	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
 	@echo "make benchmark         tenant sync: the modules, then tenant files through playbooks/tenants.yml"
 	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
@@ -37,6 +38,9 @@ test-unit:
 
 test-integration:
 	@LAYERS=integration bash $(HARNESS)/run-tests.sh
+
+test-tarball:
+	@LAYERS=tarball bash $(HARNESS)/run-tests.sh
 
 test-molecule:
 	@LAYERS=molecule SCENARIOS="$(SCENARIO)" bash $(HARNESS)/run-tests.sh

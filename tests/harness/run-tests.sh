@@ -5,7 +5,7 @@
 # summary (layer, result, seconds) and exits 0 only when every layer passed. All layers run even
 # after a failure, so one run shows everything that is broken.
 #
-#   LAYERS     layers to run, in order (default: lint build sanity unit integration molecule)
+#   LAYERS     layers to run, in order (default: lint build sanity unit integration tarball molecule)
 #   SCENARIOS  molecule scenarios (default: default debian13 dbtls)
 #   KEEP=1     keep molecule instances for debugging (molecule converge/verify/login by hand)
 set -uo pipefail
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 harness=$root/tests/harness
 venv=$root/.venv
-LAYERS=${LAYERS:-lint build sanity unit integration molecule}
+LAYERS=${LAYERS:-lint build sanity unit integration tarball molecule}
 SCENARIOS=${SCENARIOS:-default debian13 dbtls}
 KEEP=${KEEP:-0}
 
@@ -70,6 +70,7 @@ if [ "$failed" = 1 ]; then summary; exit 1; fi
 lint_ruff() { ruff check . && ruff format --check --diff .; }
 lint_yamllint() { yamllint --strict .; }
 lint_ansible_lint() { ansible-lint --profile production; }
+lint_changelog() { antsibull-changelog lint; }
 
 # ansible-test bootstraps pip in each sanity venv from a script it downloads from a host outside
 # this machine's reach; it takes a cached copy first, so the offline stand-in goes there.
@@ -99,7 +100,26 @@ sanity() {
   (cd "$dest" && ansible-test sanity --color no --python 3.11 --requirements)
 }
 
-# The tarball users install: it must build, install, and list both modules in ansible-doc.
+# The example execution environment: ansible-builder writes its build context (building the
+# image needs a base image registry these machines do not reach), and reads this collection's
+# controller-side needs (meta/execution-environment.yml) from the installed tarball.
+ee_check() {
+  local installed=$1 context deps
+  context=$(mktemp -d) || return 1
+  ansible-builder create -f examples/ee/execution-environment.yml -c "$context" \
+    && grep -q 'ansible-galaxy collection install' "$context"/*file \
+    && grep -qx '  - name: sipstack.kamailio' "$context/_build/requirements.yml" \
+    && deps=$(ansible-builder introspect "$installed") \
+    && printf '%s\n' "$deps" | grep 'sipstack.kamailio' \
+    && grep -q 'PyMySQL>=1.0  # from collection sipstack.kamailio' <<<"$deps" \
+    && grep -q 'openssh-clients \[platform:rpm\]  # from collection sipstack.kamailio' <<<"$deps"
+  local rc=$?
+  rm -rf "$context"
+  return "$rc"
+}
+
+# The tarball users install: it must build, install, list both modules in ansible-doc, show
+# every role's options (ansible-doc -t role), and make an execution environment's context.
 build_layer() {
   local out listed
   out=$(mktemp -d) || return 1
@@ -108,10 +128,18 @@ build_layer() {
     && listed=$(ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc -l sipstack.kamailio) \
     && printf '%s\n' "$listed" \
     && grep -q '^sipstack.kamailio.kamailio_domain ' <<<"$listed" \
-    && grep -q '^sipstack.kamailio.kamailio_subscriber ' <<<"$listed"
+    && grep -q '^sipstack.kamailio.kamailio_subscriber ' <<<"$listed" \
+    && ANSIBLE_COLLECTIONS_PATH=$out/installed python "$harness/role_docs.py" roles \
+    && ee_check "$out/installed"
   local rc=$?
   rm -rf "$out"
   return "$rc"
+}
+
+# The tarball is the product: installed with ansible-galaxy into an empty path next to its
+# dependencies, it converges the demo and every example subscriber registers.
+tarball_layer() {
+  DEMO_FROM_TARBALL=1 bash "$harness/demo.sh"
 }
 
 pytest_layer() {
@@ -138,11 +166,13 @@ for name in $LAYERS; do
     lint)
       layer lint:ruff lint_ruff
       layer lint:yamllint lint_yamllint
-      layer lint:ansible-lint lint_ansible_lint ;;
+      layer lint:ansible-lint lint_ansible_lint
+      layer lint:changelog lint_changelog ;;
     build) layer build build_layer ;;
     sanity) layer sanity sanity ;;
     unit) layer unit pytest_layer tests/unit ;;
     integration) layer integration integration ;;
+    tarball) layer tarball tarball_layer ;;
     molecule)
       for scenario in $SCENARIOS; do layer "molecule:$scenario" molecule_scenario "$scenario"; done ;;
     *) record "$name" "FAILED (unknown layer)" 0 ;;
