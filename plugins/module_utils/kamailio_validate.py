@@ -321,18 +321,33 @@ def normalize_attrs(value, field="attrs", reserved=()):
     return {name: normalize_attr(name, item, field, reserved) for name, item in value.items()}
 
 
+def attr_value(kind, text):
+    """A stored attribute as results and diffs show it: integers (type 0) as ints."""
+    if kind == ATTR_TYPE_INT:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    return text
+
+
 def attrs_for_display(attrs):
     """Inverse of normalize_attrs for results and diffs: {name: int or str}."""
-    shown = {}
-    for name, (kind, text) in attrs.items():
-        if kind == ATTR_TYPE_INT:
-            try:
-                shown[name] = int(text)
-                continue
-            except ValueError:
-                pass
-        shown[name] = text
-    return shown
+    return {name: attr_value(kind, text) for name, (kind, text) in attrs.items()}
+
+
+class Listing:
+    """Where each entry of a list was first listed; a second listing is a ValidationError."""
+
+    def __init__(self):
+        self.first = {}
+
+    def add(self, key, field, label):
+        if key in self.first:
+            raise ValidationError(
+                "%s: %s is listed twice (also %s)" % (field, label, self.first[key])
+            )
+        self.first[key] = field
 
 
 def _md5(text):

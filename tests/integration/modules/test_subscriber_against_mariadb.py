@@ -32,7 +32,7 @@ def test_single_subscriber_lifecycle(play, kamdb):
 
     checked = play([task("check", **alice)], check=True)
     assert checked[0]["changed"] is True
-    assert checked[0]["created"] == {"a.example": ["alice"]}
+    assert checked[0]["added"] == {"a.example": ["alice"]}
     assert checked[0]["diff"] == {
         "before": {},
         "after": {"subscribers": {"a.example": ["alice"]}},
@@ -42,7 +42,7 @@ def test_single_subscriber_lifecycle(play, kamdb):
     applied = play([task("apply", **alice), task("rerun", **alice)])
     assert applied[0]["changed"] is True
     assert applied[1]["changed"] is False
-    assert applied[1]["created"] == {} and applied[1]["updated"] == {}
+    assert applied[1]["added"] == {} and applied[1]["updated"] == {}
     # Only hashes are stored: the password column stays empty.
     assert kamdb.subscribers() == {
         ("a.example", "alice"): hashes("alice", "a.example", "first-Secret")
@@ -95,7 +95,7 @@ def test_bulk_many_domains_same_username_case_and_diff(play, kamdb):
 
     checked = play([task("check", subscribers=subscribers)], check=True)
     assert checked[0]["changed"] is True
-    assert checked[0]["created"] == {"a.example": ["alice", "bob"], "b.example": ["alice"]}
+    assert checked[0]["added"] == {"a.example": ["alice", "bob"], "b.example": ["alice"]}
     assert kamdb.subscribers() == {}
 
     other_case = [dict(s, domain=s["domain"].swapcase()) for s in subscribers]
@@ -120,7 +120,7 @@ def test_bulk_many_domains_same_username_case_and_diff(play, kamdb):
     result = changed[0]
     assert result["changed"] is True
     assert result["updated"] == {"b.example": ["alice"]}
-    assert result["created"] == {"b.example": ["carol"]}
+    assert result["added"] == {"b.example": ["carol"]}
     assert result["diff"] == {
         "before": {"subscribers": {"b.example": ["alice"]}},
         "after": {
@@ -260,7 +260,7 @@ def test_sql_metacharacters_in_usernames_and_passwords(play, kamdb):
         ]
     )
     assert [r["changed"] for r in result] == [True, False]
-    assert result[0]["created"] == {"a.example": sorted(s["username"] for s in tricky)}
+    assert result[0]["added"] == {"a.example": sorted(s["username"] for s in tricky)}
     assert kamdb.subscribers() == {
         ("a.example", s["username"]): hashes(s["username"], "a.example", s["password"])
         for s in tricky
