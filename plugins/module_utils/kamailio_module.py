@@ -54,7 +54,7 @@ class KamailioModule(AnsibleModule):
 
     def add_secret(self, value):
         """Register a password or hash that came in through a secret list."""
-        if value:
+        if isinstance(value, str) and value:
             self._secrets.add(value)
 
     def _invocation(self):

@@ -26,6 +26,10 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 # Rows per multi-row statement: about 100 kB of SQL for subscriber rows, far below the default
 # max_allowed_packet (16 MB on MariaDB 10.11, 64 MB on MySQL 8).
 CHUNK_ROWS = 1000
+# Values per IN list: MariaDB turns a list of 1,000 values or more (in_predicate_conversion_
+# threshold) into a join with a derived table, which took three times as long here for the
+# digest of 100,000 subscribers over 1,000 domains as two lists of 500.
+IN_LIST_MAX = 500
 
 SUBSCRIBER_COLUMNS = ("id", "username", "domain", "password", "ha1", "ha1b")
 DOMAIN_COLUMNS = ("id", "domain", "did")
@@ -61,7 +65,7 @@ def _marks(count):
     return ", ".join(["%s"] * count)
 
 
-def select_in(head, column, values, tail="", size=CHUNK_ROWS):
+def select_in(head, column, values, tail="", size=IN_LIST_MAX):
     """[(head WHERE column IN (%s, ...) tail, values)] in chunks; [] for no values."""
     statements = []
     for part in chunks(sorted(values), size):

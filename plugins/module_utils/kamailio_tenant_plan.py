@@ -34,7 +34,6 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 # file compute it; see subscriber_digest_query().
 Digest = namedtuple("Digest", "count high low")
 EMPTY = Digest(0, 0, 0)
-SEPARATOR = "\x1f"
 
 # A tenant the purge removes: it owns a domain but no longer has a file.
 Stale = namedtuple("Stale", "name domain")
@@ -43,14 +42,14 @@ Stale = namedtuple("Stale", "name domain")
 def digest_of(rows):
     """The Digest of some (username, password, ha1, ha1b) rows, as subscriber_digest_query()
     computes it for the stored ones (order does not matter, as for the database's BIT_XOR)."""
-    count = high = low = 0
-    for row in rows:
-        text = SEPARATOR.join(value or "" for value in row)
-        raw = hashlib.md5(text.encode("utf-8")).digest()  # noqa: S324 - a checksum, not security
-        high ^= int.from_bytes(raw[:8], "big")
-        low ^= int.from_bytes(raw[8:], "big")
+    count = both = 0
+    md5 = hashlib.md5
+    for username, password, ha1, ha1b in rows:
+        text = "%s\x1f%s\x1f%s\x1f%s" % (username, password or "", ha1 or "", ha1b or "")
+        # XOR of the whole 128-bit digests: its two halves are the XORs of the halves.
+        both ^= int.from_bytes(md5(text.encode("utf-8")).digest(), "big")
         count += 1
-    return Digest(count, high, low)
+    return Digest(count, both >> 64, both & 0xFFFFFFFFFFFFFFFF)
 
 
 def _xor_half(start):

@@ -215,10 +215,10 @@ def build_entries(params, add_secret=None):
 
     add_secret is unused: a domain call carries no secret besides the login."""
     entries = []
-    listing = Listing()
+    listing = Listing("domain {}".format)
     for field, item in _items(params):
         entry = _entry(field, item, params["state"])
-        listing.add(entry.domain, field, "domain %s" % entry.domain)
+        listing.add(entry.domain, field)
         entries.append(entry)
     return entries
 

@@ -284,6 +284,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 )
 
 ENTRY_KEYS = ("username", "domain", "password", "ha1", "ha1b", "state")
+ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
 SECRET_KEYS = ("password", "ha1", "ha1b")
 
 
@@ -331,9 +332,9 @@ class EntryReader:
 
     def register_secrets(self, item):
         for name in SECRET_KEYS:
-            value = _text_of_number(item.get(name))
-            if isinstance(value, str):
-                self.add_secret(value)
+            value = item.get(name)
+            if value is not None:
+                self.add_secret(_text_of_number(value))
 
     def domain(self, given, where):
         if given is None:
@@ -347,8 +348,8 @@ class EntryReader:
         return domain
 
     def read(self, item, field=""):
-        """One validated SubscriberEntry; ValidationError naming field and username."""
-        self.register_secrets(item)
+        """One validated SubscriberEntry (its secrets registered already); ValidationError
+        naming field and username."""
         username = _text_of_number(item.get("username"))
         if username is None:
             raise ValidationError("%s: username is required" % field)
@@ -384,9 +385,8 @@ def _json_list(text):
 def _check_item(reader, item, field):
     if not isinstance(item, dict):
         raise ValidationError("%s must be a dictionary, got %s" % (field, type(item).__name__))
-    unknown = sorted(str(key) for key in item if key not in ENTRY_KEYS)
-    if unknown:
-        reader.register_secrets(item)
+    if not ENTRY_KEY_SET.issuperset(item):
+        unknown = sorted(str(key) for key in item if key not in ENTRY_KEY_SET)
         raise ValidationError(
             "%s: unsupported key(s) %s; supported: %s"
             % (field, ", ".join(unknown), ", ".join(ENTRY_KEYS))
@@ -421,7 +421,9 @@ def build_entries(params, add_secret):
         if params["purge"]:
             raise ValidationError("purge needs the bulk form (subscribers or subscribers_json)")
         item = {key: params.get(key) for key in ENTRY_KEYS}
-        entry = EntryReader(params, add_secret).read(item)
+        reader = EntryReader(params, add_secret)
+        reader.register_secrets(item)
+        entry = reader.read(item)
         return [entry], {entry.domain}
 
     scope = _bulk_scope(params)
@@ -431,12 +433,12 @@ def build_entries(params, add_secret):
         if isinstance(item, dict):
             reader.register_secrets(item)
     entries = []
-    listing = Listing()
+    listing = Listing(lambda key: "%s@%s" % (key[1], key[0]))
     for index, item in enumerate(subscribers):
         field = "%s[%d]" % (list_name, index)
         _check_item(reader, item, field)
         entry = reader.read(item, field)
-        listing.add((entry.domain, entry.username), field, "%s@%s" % entry[:2])
+        listing.add((entry.domain, entry.username), field)
         entries.append(entry)
         scope.add(entry.domain)
     return entries, scope

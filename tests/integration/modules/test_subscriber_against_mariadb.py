@@ -316,6 +316,37 @@ def test_no_secret_in_verbose_output(play, kamdb):
         assert secret not in output
 
 
+def test_no_secret_in_verbose_diff_or_failure_output_with_10000_entries(play, kamdb):
+    kamdb.add_domains(*("t%d.example" % d for d in range(10)))
+    accounts = [
+        {"username": "u%05d" % i, "domain": "t%d.example" % (i % 10), "password": "Big-%05d!" % i}
+        for i in range(10000)
+    ]
+    failing = [*accounts[:9999], {"username": "bad user", "password": "Big-last!"}]
+    tasks = [
+        task("10,000 as a list", subscribers=accounts),
+        task("again, nothing to change", subscribers_json=json.dumps(accounts), purge=True),
+        task("10,000 with a bad one", domain="t0.example", subscribers=failing)
+        | {"ignore_errors": True},
+        task("mutually exclusive with the list", username="x", subscribers=accounts)
+        | {"ignore_errors": True},
+    ]
+    result = play(tasks, verbose=True, diff=True)
+    output = result.stdout + result.stderr
+    assert result.rc == 0, output[-3000:]
+    # The usernames are reported (diff and result), and both failures say what failed.
+    assert "u09999" in output and "u00000" in output
+    assert "bad user" in output and "mutually exclusive" in output
+    assert len(kamdb.subscribers()) == 10000
+    for secret in ("Big-%05d!" % i for i in range(10000)):
+        assert secret not in output
+    assert "Big-last!" not in output
+    for i in (0, 4321, 9999):
+        user, domain, password = accounts[i]["username"], accounts[i]["domain"], "Big-%05d!" % i
+        assert calc_ha1(user, domain, password) not in output
+        assert calc_ha1b(user, domain, password) not in output
+
+
 def test_connection_and_schema_errors_say_what_failed(play, kamdb, empty_db, tmp_path):
     kamdb.add_domains("a.example")
     bare_python = tmp_path / "bare-venv"
