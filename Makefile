@@ -15,7 +15,7 @@ help:
 	@echo "make test-unit         pytest unit tests"
 	@echo "make test-integration  module integration tests against a real MariaDB"
 	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
-	@echo "make benchmark         tenant sync benchmark (10,000 subscribers over 100 domains)"
+	@echo "make benchmark         module, playbook and role benchmarks of the tenant sync (10,000 and 100,000 subscribers)"
 	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
 	@echo "make build             collection tarball"
 	@echo "make clean             remove test containers, the venv and caches"
@@ -43,7 +43,9 @@ test-molecule:
 
 benchmark:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
-		&& .venv/bin/python tests/benchmarks/tenant_sync.py
+		&& .venv/bin/python tests/benchmarks/module_sync.py \
+		&& .venv/bin/python tests/benchmarks/tenant_sync.py \
+		&& .venv/bin/python tests/benchmarks/tenant_role.py
 
 benchmark-sip:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
@@ -61,5 +63,4 @@ images:
 
 clean:
 	@bash $(HARNESS)/cleanup.sh
-	@bash $(HARNESS)/mariadb.sh stop 2>/dev/null || true
 	rm -rf .venv .cache .ansible tests/output sipstack-kamailio-*.tar.gz

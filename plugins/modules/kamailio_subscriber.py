@@ -18,8 +18,12 @@ description:
   - Idempotent. The stored hashes are compared with the wanted ones, and nothing is written
     when they match.
   - The bulk form (O(subscribers) or O(subscribers_json)) syncs the accounts of many domains in
-    one call, reads each domain's rows once and writes with multi-row statements; with
-    O(purge=true) it also removes accounts that are not listed, in the domains the call names.
+    one call and writes with multi-row statements; with O(purge=true) it also removes accounts
+    that are not listed, in the domains the call names.
+  - A call reads only the rows of the domains that may change. The database computes a digest
+    of each named domain's rows; a domain whose digest equals that of its listed accounts (with
+    their hashes) holds exactly those accounts and is not read. A domain with unlisted accounts
+    (without O(purge)) or with an O(state=absent) entry is read and compared row by row.
   - Every write of one call runs in one transaction. Any invalid entry fails the whole call
     before anything is written.
   - No password or hash ever appears in results, diffs or messages.
@@ -86,7 +90,9 @@ options:
     description:
       - Bulk form, the accounts to manage, of one or many domains. Mutually exclusive with
         O(username), O(password), O(ha1), O(ha1b) and O(subscribers_json).
-      - The whole list is hidden from logs and from the module's invocation output.
+      - The whole list is hidden from logs and from the module's invocation output, and every
+        password and hash in it from results and messages (the module does that itself, so that
+        the usernames it returns are not masked; see the README).
       - For thousands of accounts O(subscribers_json) is faster; see there.
     type: list
     elements: dict
@@ -274,6 +280,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_
     digest_of,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
+    STATES,
     Listing,
     ValidationError,
     check_hash,
@@ -337,32 +344,40 @@ class EntryReader:
                 self.add_secret(_text_of_number(value))
 
     def domain(self, given, where):
+        key = given
         if given is None:
             given = self.default_domain
         if given is None:
             raise ValidationError("%s: no domain, and no top-level domain to default to" % where)
-        if isinstance(given, str) and given in self.domains:
-            return self.domains[given]
         domain = normalize_domain(given, "%s: domain" % where)
-        self.domains[given] = domain
+        if key is None or key.__class__ is str:
+            self.domains[key] = domain
         return domain
 
     def read(self, item, field=""):
         """One validated SubscriberEntry (its secrets registered already); ValidationError
         naming field and username."""
-        username = _text_of_number(item.get("username"))
-        if username is None:
-            raise ValidationError("%s: username is required" % field)
+        username = item.get("username")
+        if username.__class__ is not str:
+            username = _text_of_number(username)
+            if username is None:
+                raise ValidationError("%s: username is required" % field)
         username = check_username(username, "%s: username" % field if field else "username")
         where = "%s (username %r)" % (field, username) if field else "username %r" % username
+        domain = item.get("domain")
+        # Entries share a few hundred domains: a domain seen before is valid and normalised.
+        known = self.domains.get(domain) if domain is None or domain.__class__ is str else None
+        domain = known or self.domain(domain, where)
         state = item.get("state")
+        if state is None:
+            state = self.default_state
+        if state not in STATES:
+            check_state(state, "%s: state" % where)
+        password = item.get("password")
+        if password.__class__ is int:
+            password = _text_of_number(password)
         entry = SubscriberEntry(
-            username,
-            self.domain(item.get("domain"), where),
-            check_state(self.default_state if state is None else state, "%s: state" % where),
-            _text_of_number(item.get("password")),
-            item.get("ha1"),
-            item.get("ha1b"),
+            username, domain, state, password, item.get("ha1"), item.get("ha1b")
         )
         _check_credentials(entry, where, self.store_plaintext)
         return entry
@@ -382,7 +397,7 @@ def _json_list(text):
     return value
 
 
-def _check_item(reader, item, field):
+def _check_item(item, field):
     if not isinstance(item, dict):
         raise ValidationError("%s must be a dictionary, got %s" % (field, type(item).__name__))
     if not ENTRY_KEY_SET.issuperset(item):
@@ -436,11 +451,12 @@ def build_entries(params, add_secret):
     listing = Listing(lambda key: "%s@%s" % (key[1], key[0]))
     for index, item in enumerate(subscribers):
         field = "%s[%d]" % (list_name, index)
-        _check_item(reader, item, field)
+        if item.__class__ is not dict or not ENTRY_KEY_SET.issuperset(item):
+            _check_item(item, field)
         entry = reader.read(item, field)
         listing.add((entry.domain, entry.username), field)
         entries.append(entry)
-        scope.add(entry.domain)
+    scope.update(reader.domains.values())
     return entries, scope
 
 
