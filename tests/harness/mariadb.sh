@@ -64,8 +64,8 @@ start() {
     log "starting $container on 127.0.0.1:$port"
     docker run -d --name "$container" -p "127.0.0.1:$port:3306" \
       -v "$pwfile:/run/testdb/admin.pw:ro" --tmpfs /tmp "$image" >/dev/null
-    local i
-    for i in $(seq 1 240); do
+    local _
+    for _ in $(seq 1 240); do
       running && break
       [ "$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null)" = true ] || break
       sleep 0.25
@@ -77,7 +77,7 @@ start() {
 }
 
 stop() {
-  docker rm -f "$container" >/dev/null 2>&1 && log "removed $container" || log "not running"
+  if docker rm -f "$container" >/dev/null 2>&1; then log "removed $container"; else log "not running"; fi
 }
 
 env_lines() {

@@ -13,7 +13,10 @@ server=$!
 i=0
 until mariadb-admin --connect-timeout=2 ping >/dev/null 2>&1; do
   i=$((i + 1))
-  [ "$i" -lt 240 ] && kill -0 "$server" 2>/dev/null || { echo "mariadbd did not start" >&2; exit 1; }
+  if [ "$i" -ge 240 ] || ! kill -0 "$server" 2>/dev/null; then
+    echo "mariadbd did not start" >&2
+    exit 1
+  fi
   sleep 0.25
 done
 pw=$(cat /run/testdb/admin.pw)
