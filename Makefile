@@ -16,7 +16,7 @@ help:
 	@echo "make test-integration  module integration tests against a real MariaDB"
 	@echo "make test-tarball      the demo converged from the built tarball installed with ansible-galaxy"
 	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
-	@echo "make benchmark         tenant sync: the modules, then tenant files through playbooks/tenants.yml"
+	@echo "make benchmark         module, playbook and role benchmarks of the tenant sync (10,000 and 100,000 subscribers)"
 	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
 	@echo "make build             collection tarball"
 	@echo "make clean             remove test containers, the venv and caches"
@@ -47,6 +47,7 @@ test-molecule:
 
 benchmark:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
+		&& .venv/bin/python tests/benchmarks/module_sync.py \
 		&& .venv/bin/python tests/benchmarks/tenant_sync.py \
 		&& bash $(HARNESS)/images.sh debian12 \
 		&& .venv/bin/python tests/benchmarks/tenant_role.py
@@ -67,5 +68,4 @@ images:
 
 clean:
 	@bash $(HARNESS)/cleanup.sh
-	@bash $(HARNESS)/mariadb.sh stop 2>/dev/null || true
 	rm -rf .venv .cache .ansible tests/output sipstack-kamailio-*.tar.gz

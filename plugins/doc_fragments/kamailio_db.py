@@ -78,3 +78,20 @@ notes:
   - All writes of one module call run in one transaction; when a statement fails, nothing of
     the call is written.
 """
+
+    # The purge guard and check mode of the modules that sync rows (kamailio_domain,
+    # kamailio_subscriber): one plan model, one description.
+    SYNC = r"""
+options:
+  allow_purge_all:
+    description:
+      - A purge that would remove every existing row it manages (every domain, or every account
+        of a domain) fails unless this is V(true). This guards against an inventory that failed
+        to load.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Reads the tables and reports what would change; writes nothing.
+"""

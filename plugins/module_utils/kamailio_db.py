@@ -72,54 +72,42 @@ def _error_parts(exc):
     return code, text
 
 
+# What each error means, by its number: {doing}, {target} and {text} (the server's words) are
+# filled in. The messages never hold a value of the call.
+EXPLANATIONS = {
+    ER_ACCESS_DENIED: "authentication failed while {doing} to {target}: wrong login_user or"
+    " login_password (or config_file credentials). Server said: {text}",
+    ER_DBACCESS_DENIED: "access denied while {doing} to {target}: the user has no rights on the"
+    " database. {text}",
+    ER_BAD_DB: "the database does not exist while {doing} to {target} (check login_db)."
+    " Server said: {text}",
+    ER_NO_SUCH_TABLE: "a table is missing while {doing} in {target}: load Kamailio's MySQL schema"
+    " (standard, auth_db, domain). Server said: {text}",
+    ER_TABLEACCESS_DENIED: "permission denied while {doing} in {target}: {text}",
+    ER_BAD_FIELD: "unexpected table layout while {doing} in {target} (is this Kamailio's"
+    " schema?): {text}",
+    ER_LOCK_WAIT_TIMEOUT: "concurrent change while {doing} in {target}, nothing was written;"
+    " retry: {text}",
+}
+EXPLANATIONS[ER_LOCK_DEADLOCK] = EXPLANATIONS[ER_LOCK_WAIT_TIMEOUT]
+EXPLANATIONS.update(
+    (code, "cannot connect to {target} while {doing}: {text}") for code in CR_CONNECTION_ERRORS
+)
+
+
 def explain_error(exc, params, doing):
     """Turn a PyMySQL exception into a message that names what failed.
 
     doing says what the module was attempting ("connecting", "reading table subscriber", ...).
     """
     code, text = _error_parts(exc)
-    target = _server_target(params)
-    if code == ER_ACCESS_DENIED:
-        return (
-            "authentication failed while %s to %s: wrong login_user or login_password"
-            " (or config_file credentials). Server said: %s" % (doing, target, text)
-        )
-    if code == ER_DBACCESS_DENIED:
-        return "access denied while %s to %s: the user has no rights on the database. %s" % (
-            doing,
-            target,
-            text,
-        )
-    if code == ER_BAD_DB:
-        return "the database does not exist while %s to %s (check login_db). Server said: %s" % (
-            doing,
-            target,
-            text,
-        )
-    if code == ER_NO_SUCH_TABLE:
-        return (
-            "a table is missing while %s in %s: load Kamailio's MySQL schema"
-            " (standard, auth_db, domain). Server said: %s" % (doing, target, text)
-        )
-    if code == ER_TABLEACCESS_DENIED:
-        return "permission denied while %s in %s: %s" % (doing, target, text)
-    if code == ER_BAD_FIELD:
-        return "unexpected table layout while %s in %s (is this Kamailio's schema?): %s" % (
-            doing,
-            target,
-            text,
-        )
-    if code in (ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK):
-        return "concurrent change while %s in %s, nothing was written; retry: %s" % (
-            doing,
-            target,
-            text,
-        )
-    if code in CR_CONNECTION_ERRORS:
-        return "cannot connect to %s while %s: %s" % (target, doing, text)
-    if code is not None:
-        return "database error %s while %s in %s: %s" % (code, doing, target, text)
-    return "database error while %s in %s: %s" % (doing, target, text)
+    if code in EXPLANATIONS:
+        template = EXPLANATIONS[code]
+    elif code is not None:
+        template = "database error %d while {doing} in {target}: {text}" % code
+    else:
+        template = "database error while {doing} in {target}: {text}"
+    return template.format(doing=doing, target=_server_target(params), text=text)
 
 
 def connection_kwargs(params):

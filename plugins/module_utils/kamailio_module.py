@@ -2,21 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What both kamailio_* modules run on: KamailioModule, an AnsibleModule that keeps secrets of
-big no_log lists out of its output in linear time, and sync_and_exit(), one module call as one
-transaction.
+"""What the kamailio_* modules run on: KamailioModule and run_sync(), one module call as one
+transaction (validate, read, plan, write unless in check mode, exit with the plan's result).
 
-AnsibleModule hides no_log values by comparing every string it logs or returns with every no_log
-value, substring by substring. A no_log list of 10,000 subscribers puts every username, domain and
-password of the list into that set (about 30,000 strings): logging the invocation then takes
-seconds, returning a result with 10,000 usernames takes minutes, and every username in the result
-is masked because it is a value of the no_log list.
-
-KamailioModule keeps Ansible's own scrubbing for the scalar secrets (login_password, password,
-...), which stay few, and handles the list parameters named in bulk_no_log itself:
-  - the invocation it returns shows each of them as one placeholder;
-  - secrets registered with add_secret() are masked in results where a returned string equals
-    one (a set lookup), and inside failure messages (one pass per secret over one message).
+Secret lists. Ansible's no_log on an option treats every string inside it as a secret: declared
+on a list of 10,000 subscribers it would mask every username and domain in the result, and
+masking a result of n names against that list costs n times 30,000 substring searches (3.25 s
+for 1,000 names). The list options that carry passwords in bulk (secret_lists) are therefore
+declared no_log=False and kept out of all output through ansible-core's public surface only:
+  - the module is built with no_log=True, so it logs no invocation line at all;
+  - exit_json/fail_json return the invocation with each secret list as one placeholder;
+  - every password and hash of those lists is registered with add_secret() while the entries are
+    validated, and masked in results (a set lookup per returned string) and in failure messages.
+Scalar secrets (login_password, password, ha1, ha1b) keep Ansible's own no_log handling.
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -24,79 +22,120 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     KamailioDB,
     KamailioDBError,
+    connect,
+    kamailio_db_argument_spec,
 )
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import PlanError
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
+    PlanError,
+    select_in,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_plan import (
+    Digest,
+    subscriber_digest_query,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
+    ValidationError,
+)
 
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 MASK = "********"
 
 
 class KamailioModule(AnsibleModule):
-    def __init__(self, argument_spec, bulk_no_log=(), **kwargs):
-        self._bulk_no_log = tuple(bulk_no_log)
-        self._bulk_secrets = set()
-        super().__init__(argument_spec=argument_spec, **kwargs)
+    def __init__(self, argument_spec, secret_lists=(), **kwargs):
+        self.secret_lists = tuple(secret_lists)
+        self._secrets = set()
+        for name in self.secret_lists:
+            if argument_spec[name].get("no_log") is not False:
+                raise ValueError("secret list %s must be declared no_log=False" % name)
+        super().__init__(
+            argument_spec=argument_spec, no_log=kwargs.pop("no_log", bool(secret_lists)), **kwargs
+        )
 
     def add_secret(self, value):
-        """Register a secret that came in through a bulk_no_log list."""
-        if value:
-            self._bulk_secrets.add(value)
-
-    def _narrow_no_log_values(self):
-        params = getattr(self, "params", None)
-        if params is None:
-            return
-        scalar = set()
-        for name, spec in self.argument_spec.items():
-            value = params.get(name)
-            if spec.get("no_log") and name not in self._bulk_no_log and value:
-                scalar.add(str(value))
-        self.no_log_values = scalar
-
-    def _log_invocation(self):
-        # Called at the end of AnsibleModule.__init__: sanitise the log line against the scalar
-        # secrets only; the bulk lists are logged as NOT_LOGGING_PARAMETER anyway.
-        self._narrow_no_log_values()
-        super()._log_invocation()
+        """Register a password or hash that came in through a secret list."""
+        if isinstance(value, str) and value:
+            self._secrets.add(value)
 
     def _invocation(self):
         args = dict(getattr(self, "params", None) or {})
-        for name in self._bulk_no_log:
+        for name in self.secret_lists:
             if args.get(name) is not None:
                 args[name] = HIDDEN
         return {"module_args": args}
 
     def mask(self, value):
-        """Copy of value with every string equal to a registered bulk secret masked."""
+        """Copy of value with every string equal to a registered secret masked."""
         if isinstance(value, str):
-            return MASK if value in self._bulk_secrets else value
+            return MASK if value in self._secrets else value
         if isinstance(value, dict):
-            return dict((self.mask(key), self.mask(item)) for key, item in value.items())
+            return {self.mask(key): self.mask(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.mask(item) for item in value]
         return value
 
     def scrub(self, text):
-        """text with every registered bulk secret in it masked."""
-        for secret in sorted(self._bulk_secrets, key=len, reverse=True):
+        """text with every registered secret in it masked."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
 
     def exit_json(self, **kwargs):
-        self._narrow_no_log_values()
         kwargs.setdefault("invocation", self._invocation())
-        if self._bulk_secrets:
+        if self._secrets:
             kwargs = self.mask(kwargs)
         super().exit_json(**kwargs)
 
     def fail_json(self, msg, **kwargs):
-        self._narrow_no_log_values()
         kwargs.setdefault("invocation", self._invocation())
-        if self._bulk_secrets:
+        if self._secrets:
             msg = self.scrub(str(msg))
             kwargs = self.mask(kwargs)
         super().fail_json(msg=msg, **kwargs)
+
+
+def sync_argument_spec(**options):
+    """The options of a module that syncs rows: the login, state, purge, allow_purge_all (see
+    the kamailio_db and kamailio_db.sync doc fragments), and the module's own options."""
+    spec = kamailio_db_argument_spec()
+    spec.update(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        purge=dict(type="bool", default=False),
+        allow_purge_all=dict(type="bool", default=False),
+    )
+    spec.update(options)
+    return spec
+
+
+def run_sync(module, wanted, plan_call):
+    """Validate, then plan and write in one transaction; exit the module with the result.
+
+    wanted(params, add_secret) validates the call's parameters (raising ValidationError);
+    plan_call(db, params, wanted, lock) reads what it needs and returns a Plan. The plan's
+    statements run unless in check mode; a failure part-way rolls everything back.
+    """
+    try:
+        entries = wanted(module.params, module.add_secret)
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    check_mode = module.check_mode
+
+    def sync(db):
+        plan = plan_call(db, module.params, entries, not check_mode)
+        if plan.changed and not check_mode:
+            db.write(plan.statements(), "writing table %s" % " and ".join(plan.tables))
+        return plan.result()
+
+    sync_and_exit(module, connect(module), sync)
+
+
+def read_digests(db, domains, domain_ci):
+    """{domain: Digest} of the stored subscriber rows of each of domains that has any,
+    computed by the database (see kamailio_tenant_plan.subscriber_digest_query)."""
+    head, column, tail = subscriber_digest_query(domain_ci)
+    rows = db.query(select_in(head, column, domains, tail), "digesting table subscriber")
+    return {row[0]: Digest(int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
 
 def sync_and_exit(module, conn, sync):

@@ -13,13 +13,12 @@ The S608 suppressions below mark the places where SQL text is assembled: only ta
 names of this file and %s placeholders go into it, never a value.
 """
 
-import contextlib
 from collections import namedtuple
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
-    ATTR_TYPE_INT,
     ATTR_TYPE_STR,
     OWNER_ATTR,
+    attr_value,
     calc_ha1,
     calc_ha1b,
 )
@@ -27,6 +26,10 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 # Rows per multi-row statement: about 100 kB of SQL for subscriber rows, far below the default
 # max_allowed_packet (16 MB on MariaDB 10.11, 64 MB on MySQL 8).
 CHUNK_ROWS = 1000
+# Values per IN list: MariaDB turns a list of 1,000 values or more (in_predicate_conversion_
+# threshold) into a join with a derived table, which took three times as long here for the
+# digest of 100,000 subscribers over 1,000 domains as two lists of 500.
+IN_LIST_MAX = 500
 
 SUBSCRIBER_COLUMNS = ("id", "username", "domain", "password", "ha1", "ha1b")
 DOMAIN_COLUMNS = ("id", "domain", "did")
@@ -62,7 +65,7 @@ def _marks(count):
     return ", ".join(["%s"] * count)
 
 
-def select_in(head, column, values, tail="", size=CHUNK_ROWS):
+def select_in(head, column, values, tail="", size=IN_LIST_MAX):
     """[(head WHERE column IN (%s, ...) tail, values)] in chunks; [] for no values."""
     statements = []
     for part in chunks(sorted(values), size):
@@ -171,6 +174,66 @@ def select_all_attrs(for_update=False):
 
 
 # --------------------------------------------------------------------------------------------
+# What both plans share
+# --------------------------------------------------------------------------------------------
+
+
+class Plan:
+    """One module call's changes: the rows to write, the SQL, and what to report.
+
+    Every plan reports in one vocabulary: added, updated and removed (a subclass says per what:
+    a list of domains, or usernames per domain), and a diff naming only what changes. writes
+    names the lists of rows to write; tables the tables the statements touch.
+    """
+
+    writes = ()
+    tables = ()
+
+    def __init__(self):
+        for name in self.writes:
+            setattr(self, name, [])
+
+    @property
+    def changed(self):
+        return any(getattr(self, name) for name in self.writes)
+
+    def statements(self):
+        raise NotImplementedError
+
+    def result(self):
+        return dict(
+            changed=self.changed,
+            added=self.added,
+            updated=self.updated,
+            removed=self.removed,
+            diff=self.diff,
+        )
+
+
+def pick_current(rows, exact):
+    """(the row to keep, the rows to remove) of rows that are one entry to the database: the
+    first spelled exactly as the entry (exact(row)), else the first."""
+    matching = [row for row in rows if exact(row)]
+    current = matching[0] if matching else rows[0]
+    return current, [row for row in rows if row is not current]
+
+
+def refuse_purge_all(what):
+    raise PlanError(
+        "purge would remove every %s; refusing, as this usually means the list failed to load."
+        " Set allow_purge_all=true if that is intended." % what
+    )
+
+
+def group(pairs):
+    """{key: [values]} of (key, value) pairs, in the order seen."""
+    grouped = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+# --------------------------------------------------------------------------------------------
 # Subscribers
 # --------------------------------------------------------------------------------------------
 
@@ -188,13 +251,10 @@ def subscriber_credentials(entry, store_plaintext):
 
 
 def _by_domain(pairs):
-    result = {}
-    for domain, username in pairs:
-        result.setdefault(domain, []).append(username)
-    return {domain: sorted(names) for domain, names in sorted(result.items())}
+    return {domain: sorted(names) for domain, names in sorted(group(pairs).items())}
 
 
-class SubscriberPlan:
+class SubscriberPlan(Plan):
     """What one kamailio_subscriber call changes.
 
     inserts: (username, domain, password, ha1, ha1b)
@@ -202,21 +262,18 @@ class SubscriberPlan:
     deletes: SubscriberRow
     """
 
+    writes = ("inserts", "updates", "deletes")
+    tables = ("subscriber",)
+
     def __init__(self):
-        self.inserts = []
-        self.updates = []
-        self.deletes = []
+        super().__init__()
         self._before = []  # (domain, username) of rows changed or removed, as stored
         self._after = []  # (domain, username) of rows created or changed
         self._password_changed = []
         self._updated = []
 
     @property
-    def changed(self):
-        return bool(self.inserts or self.updates or self.deletes)
-
-    @property
-    def created(self):
+    def added(self):
         return _by_domain((row[1], row[0]) for row in self.inserts)
 
     @property
@@ -240,6 +297,22 @@ class SubscriberPlan:
             after["password_changed"] = _by_domain(self._password_changed)
         return {"before": before, "after": after}
 
+    def delete(self, domain, rows):
+        self.deletes.extend(rows)
+        self._before.extend((domain, row.username) for row in rows)
+
+    def insert(self, entry, credentials):
+        self.inserts.append((entry.username, entry.domain, *credentials))
+        self._after.append((entry.domain, entry.username))
+
+    def update(self, entry, current, credentials):
+        self.updates.append((current.id, entry.username, entry.domain, *credentials))
+        self._updated.append((entry.domain, entry.username))
+        self._before.append((entry.domain, current.username))
+        self._after.append((entry.domain, entry.username))
+        if credentials != (current.password, current.ha1, current.ha1b):
+            self._password_changed.append((entry.domain, entry.username))
+
     def statements(self):
         """The SQL, in an order that cannot trip the unique (username, domain) key."""
         statements = delete_ids("subscriber", [row.id for row in self.deletes])
@@ -250,37 +323,55 @@ class SubscriberPlan:
         return statements
 
 
-def plan_subscribers(
-    entries,
-    rows,
-    scope,
-    purge=False,
-    update_password="always",  # noqa: S107 - a policy name, not a password
-    store_plaintext=False,
-    username_ci=True,
-    allow_purge_all=False,
-):
+# How a subscriber call compares: the policy of its options.
+SubscriberPolicy = namedtuple(
+    "SubscriberPolicy", "purge update_password store_plaintext username_ci allow_purge_all"
+)
+DEFAULT_POLICY = SubscriberPolicy(False, "always", False, True, False)
+
+
+def _sync_subscriber(plan, entry, found, policy):
+    """Plan one present entry against the rows that are its account to the database."""
+    if not found:
+        plan.insert(entry, subscriber_credentials(entry, policy.store_plaintext))
+        return
+    current, extras = pick_current(
+        found, lambda row: (row.username, row.domain) == (entry.username, entry.domain)
+    )
+    plan.delete(entry.domain, extras)
+    renamed = (current.username, current.domain) != (entry.username, entry.domain)
+    if policy.update_password == "always" or renamed:  # noqa: S105 - policy name
+        credentials = subscriber_credentials(entry, policy.store_plaintext)
+    else:
+        credentials = (current.password, current.ha1, current.ha1b)
+    if renamed or credentials != (current.password, current.ha1, current.ha1b):
+        plan.update(entry, current, credentials)
+
+
+def _check_purge_guard(plan, per_domain):
+    removed = group((row.domain.lower(), row) for row in plan.deletes)
+    emptied = sorted(d for d, rows in removed.items() if len(rows) >= per_domain.get(d, 0))
+    if emptied:
+        refuse_purge_all("subscriber of %s" % ", ".join(emptied))
+
+
+def plan_subscribers(entries, rows, scope, **options):
     """Compare wanted subscribers with the rows of the domains in scope.
 
     entries: SubscriberEntry list (validated: lowercase domains, no duplicates).
-    rows: SubscriberRow list: every row of every domain in scope (read once).
-    scope: the lowercase domains this call names; purge removes unlisted rows only there.
-    username_ci: the username column compares case-insensitively (schema default), so
+    rows: SubscriberRow list: every row of every domain in scope whose rows may change.
+    scope: the lowercase domains this call names; a purge removes unlisted rows only there.
+    policy.username_ci: the username column compares case-insensitively (schema default), so
     'Alice' and 'alice' are one account to the database; the entry's spelling wins.
-    Raises PlanError when purge would remove every subscriber of a domain and
-    allow_purge_all is false.
+    Raises PlanError when a purge would remove every subscriber of a domain and
+    policy.allow_purge_all is false. options: the fields of SubscriberPolicy.
     """
+    policy = DEFAULT_POLICY._replace(**options)
 
     def user_key(name):
-        return name.lower() if username_ci else name
+        return name.lower() if policy.username_ci else name
 
-    existing = {}
-    per_domain = {}
-    for row in rows:
-        domain = row.domain.lower()
-        existing.setdefault((domain, user_key(row.username)), []).append(row)
-        per_domain[domain] = per_domain.get(domain, 0) + 1
-
+    existing = group(((row.domain.lower(), user_key(row.username)), row) for row in rows)
     plan = SubscriberPlan()
     seen = {}
     for entry in entries:
@@ -293,51 +384,16 @@ def plan_subscribers(
         seen[key] = entry.username
         found = existing.get(key, [])
         if entry.state == "absent":
-            plan.deletes.extend(found)
-            plan._before.extend((entry.domain, row.username) for row in found)
-            continue
-        if not found:
-            plain, ha1, ha1b = subscriber_credentials(entry, store_plaintext)
-            plan.inserts.append((entry.username, entry.domain, plain, ha1, ha1b))
-            plan._after.append((entry.domain, entry.username))
-            continue
-        exact = [r for r in found if r.username == entry.username and r.domain == entry.domain]
-        current = exact[0] if exact else found[0]
-        extras = [row for row in found if row is not current]
-        plan.deletes.extend(extras)
-        plan._before.extend((entry.domain, row.username) for row in extras)
-        renamed = current.username != entry.username or current.domain != entry.domain
-        if update_password == "always" or renamed:  # noqa: S105 - policy name
-            plain, ha1, ha1b = subscriber_credentials(entry, store_plaintext)
+            plan.delete(entry.domain, found)
         else:
-            plain, ha1, ha1b = current.password, current.ha1, current.ha1b
-        credentials = (plain, ha1, ha1b) != (current.password, current.ha1, current.ha1b)
-        if renamed or credentials:
-            plan.updates.append((current.id, entry.username, entry.domain, plain, ha1, ha1b))
-            plan._updated.append((entry.domain, entry.username))
-            plan._before.append((entry.domain, current.username))
-            plan._after.append((entry.domain, entry.username))
-            if credentials:
-                plan._password_changed.append((entry.domain, entry.username))
-
-    if purge:
+            _sync_subscriber(plan, entry, found, policy)
+    if policy.purge:
         for key in sorted(existing):
             if key[0] in scope and key not in seen:
-                plan.deletes.extend(existing[key])
-                plan._before.extend((key[0], row.username) for row in existing[key])
-
-    if purge and not allow_purge_all:
-        removed = {}
-        for row in plan.deletes:
-            domain = row.domain.lower()
-            removed[domain] = removed.get(domain, 0) + 1
-        emptied = sorted(d for d, count in removed.items() if count >= per_domain.get(d, 0))
-        if emptied:
-            raise PlanError(
-                "purge would remove every subscriber of %s; refusing, as this usually means the"
-                " list failed to load. Set allow_purge_all=true if that is intended."
-                % ", ".join(emptied)
-            )
+                plan.delete(key[0], existing[key])
+        if not policy.allow_purge_all:
+            per_domain = group((row.domain.lower(), row) for row in rows)
+            _check_purge_guard(plan, {d: len(r) for d, r in per_domain.items()})
     return plan
 
 
@@ -350,10 +406,7 @@ def _display_attrs(rows):
     """domain_attrs rows -> {name: value}, ints as ints, repeated names as lists."""
     shown = {}
     for row in sorted(rows, key=lambda r: (r.name, r.id)):
-        value = row.value
-        if row.type == ATTR_TYPE_INT:
-            with contextlib.suppress(ValueError):
-                value = int(value)
+        value = attr_value(row.type, row.value)
         if row.name in shown:
             previous = shown[row.name]
             shown[row.name] = (previous if isinstance(previous, list) else [previous]) + [value]
@@ -362,29 +415,63 @@ def _display_attrs(rows):
     return shown
 
 
-class DomainPlan:
+def effective_did(domain, did):
+    """The did Kamailio uses for a domain: its did column, or the domain itself when NULL."""
+    return domain if did is None else did
+
+
+def _row_did(row):
+    return effective_did(row.domain, row.did)
+
+
+class DomainPlan(Plan):
     """What one kamailio_domain call changes.
 
     inserts: (domain, did); updates: (id, domain, did); deletes: DomainRow;
     attr_inserts: (did, name, type, value); attr_deletes: AttrRow.
+    final: the did of every domain after the plan (None once removed); freed: the dids of rows
+    removed or changed, whose attributes go when no domain uses them any more.
     """
 
-    def __init__(self):
-        self.inserts = []
-        self.updates = []
-        self.deletes = []
-        self.attr_inserts = []
-        self.attr_deletes = []
+    writes = ("inserts", "updates", "deletes", "attr_inserts", "attr_deletes")
+    tables = ("domain", "domain_attrs")
+
+    def __init__(self, existing):
+        super().__init__()
+        self.existing = existing
+        self.final = {name: _row_did(rows[0]) for name, rows in existing.items()}
+        self.freed = set()
         self.added = []
         self.removed = []
         self.updated = []
         self.diff = {"before": {}, "after": {}}
 
-    @property
-    def changed(self):
-        return bool(
-            self.inserts or self.updates or self.deletes or self.attr_inserts or self.attr_deletes
+    def drop_rows(self, rows):
+        self.deletes.extend(rows)
+        self.freed.update(_row_did(row) for row in rows)
+
+    def remove(self, name):
+        self.drop_rows(self.existing[name])
+        self.final[name] = None
+        self.removed.append(name)
+
+    def add(self, entry):
+        self.inserts.append((entry.domain, entry.did))
+        self.final[entry.domain] = effective_did(entry.domain, entry.did)
+        self.added.append(entry.domain)
+
+    def keep(self, entry):
+        current, extras = pick_current(
+            self.existing[entry.domain], lambda row: row.domain == entry.domain
         )
+        self.drop_rows(extras)
+        if (current.domain, current.did) != (entry.domain, entry.did):
+            self.updates.append((current.id, entry.domain, entry.did))
+            self.freed.add(_row_did(current))
+            self.updated.append(entry.domain)
+        elif extras:
+            self.updated.append(entry.domain)
+        self.final[entry.domain] = effective_did(entry.domain, entry.did)
 
     def statements(self):
         statements = delete_ids("domain_attrs", [row.id for row in self.attr_deletes])
@@ -408,113 +495,42 @@ class DomainPlan:
         return statements
 
 
-def effective_did(domain, did):
-    """The did Kamailio uses for a domain: its did column, or the domain itself when NULL."""
-    return domain if did is None else did
-
-
-def plan_domains(entries, domain_rows, attr_rows, purge=False, allow_purge_all=False):
-    """Compare wanted domains with every row of the domain and domain_attrs tables.
-
-    entries: DomainEntry list (validated: lowercase, no duplicates).
-    An entry's attrs, when not None, become exactly the domain_attrs rows of its did. Attributes
-    of a did that no domain uses any more after this call (domain removed, did changed) are
-    removed with it. Raises PlanError for conflicting attrs of one did, and when purge would
-    remove every existing domain while allow_purge_all is false.
-    """
-    plan = DomainPlan()
-    existing = {}
-    for row in domain_rows:
-        existing.setdefault(row.domain.lower(), []).append(row)
-    attrs_of = {}
-    for row in attr_rows:
-        attrs_of.setdefault(row.did, []).append(row)
-
-    # The did every domain has after the plan (None for removed) and the dids set free.
-    final = {name: effective_did(rows[0].domain, rows[0].did) for name, rows in existing.items()}
-    touched_dids = set()
-    wanted = {entry.domain: entry for entry in entries}
-
-    attr_owner = {}
+def attr_owners(entries):
+    """{did: the first present entry that sets attrs for it}; PlanError when two entries of one
+    did ask for different attrs."""
+    owners = {}
     for entry in entries:
         if entry.state != "present" or entry.attrs is None:
             continue
         did = effective_did(entry.domain, entry.did)
-        if did in attr_owner and entry.attrs != wanted[attr_owner[did]].attrs:
+        first = owners.setdefault(did, entry)
+        if first.attrs != entry.attrs:
             raise PlanError(
                 "domains %r and %r share did %r but ask for different attrs"
-                % (attr_owner[did], entry.domain, did)
+                % (first.domain, entry.domain, did)
             )
-        attr_owner.setdefault(did, entry.domain)
+    return owners
 
-    def remove(name):
-        for row in existing[name]:
-            plan.deletes.append(row)
-            touched_dids.add(effective_did(row.domain, row.did))
-        final[name] = None
-        plan.removed.append(name)
 
+def _sync_domain_rows(plan, entries, purge, allow_purge_all):
     for entry in entries:
-        rows = existing.get(entry.domain, [])
+        known = entry.domain in plan.existing
         if entry.state == "absent":
-            if rows:
-                remove(entry.domain)
-            continue
-        if not rows:
-            plan.inserts.append((entry.domain, entry.did))
-            final[entry.domain] = effective_did(entry.domain, entry.did)
-            plan.added.append(entry.domain)
-            continue
-        exact = [row for row in rows if row.domain == entry.domain]
-        current = exact[0] if exact else rows[0]
-        extras = [row for row in rows if row is not current]
-        for row in extras:
-            plan.deletes.append(row)
-            touched_dids.add(effective_did(row.domain, row.did))
-        if current.domain != entry.domain or current.did != entry.did:
-            plan.updates.append((current.id, entry.domain, entry.did))
-            touched_dids.add(effective_did(current.domain, current.did))
-        if extras or current.domain != entry.domain or current.did != entry.did:
-            plan.updated.append(entry.domain)
-        final[entry.domain] = effective_did(entry.domain, entry.did)
-
-    if purge:
-        for name in sorted(existing):
-            if name not in wanted and final.get(name) is not None:
-                remove(name)
-        if existing and not allow_purge_all and all(final[name] is None for name in existing):
-            raise PlanError(
-                "purge would remove every domain (%d); refusing, as this usually means the list"
-                " failed to load. Set allow_purge_all=true if that is intended." % len(existing)
-            )
-
-    # Attributes: exactly the wanted ones for each did an entry sets attrs for. The owner
-    # attribute is apart: only an entry that names an owner sets it (to exactly one row).
-    attrs_changed = set()
-    for did, owner in sorted(attr_owner.items()):
-        want = set((name, kind, text) for name, (kind, text) in wanted[owner].attrs.items())
-        rows = [row for row in attrs_of.get(did, []) if row.name != OWNER_ATTR]
-        _sync_attr_rows(plan, did, owner, want, rows, attrs_changed)
-    for entry in entries:
-        if entry.state != "present" or entry.owner is None:
-            continue
-        did = effective_did(entry.domain, entry.did)
-        want = {(OWNER_ATTR, ATTR_TYPE_STR, entry.owner)}
-        rows = [row for row in attrs_of.get(did, []) if row.name == OWNER_ATTR]
-        _sync_attr_rows(plan, did, entry.domain, want, rows, attrs_changed)
-    in_use = set(did for did in final.values() if did is not None)
-    for did in sorted(touched_dids - in_use):
-        plan.attr_deletes.extend(attrs_of.get(did, []))
-
-    for name in sorted(attrs_changed):
-        if name not in plan.added and name not in plan.updated:
-            plan.updated.append(name)
-
-    plan.added.sort()
-    plan.removed.sort()
-    plan.updated.sort()
-    plan.diff = _domain_diff(plan, existing, attrs_of, wanted, final)
-    return plan
+            if known:
+                plan.remove(entry.domain)
+        elif known:
+            plan.keep(entry)
+        else:
+            plan.add(entry)
+    if not purge:
+        return
+    wanted = set(entry.domain for entry in entries)
+    for name in sorted(plan.existing):
+        if name not in wanted and plan.final.get(name) is not None:
+            plan.remove(name)
+    emptied = all(plan.final[name] is None for name in plan.existing)
+    if plan.existing and emptied and not allow_purge_all:
+        refuse_purge_all("domain (%d)" % len(plan.existing))
 
 
 def _sync_attr_rows(plan, did, domain, want, rows, changed):
@@ -532,16 +548,58 @@ def _sync_attr_rows(plan, did, domain, want, rows, changed):
         changed.add(domain)
 
 
-def _domain_diff(plan, existing, attrs_of, wanted, final):
+def _sync_attrs(plan, entries, attrs_of):
+    """Attributes: exactly the wanted ones for each did an entry sets attrs for. The owner
+    attribute is apart: only an entry that names an owner sets it (to exactly one row). Returns
+    the domains whose attributes change."""
+    changed = set()
+    for did, entry in sorted(attr_owners(entries).items()):
+        want = set((name, kind, text) for name, (kind, text) in entry.attrs.items())
+        rows = [row for row in attrs_of.get(did, []) if row.name != OWNER_ATTR]
+        _sync_attr_rows(plan, did, entry.domain, want, rows, changed)
+    for entry in entries:
+        if entry.state != "present" or entry.owner is None:
+            continue
+        did = effective_did(entry.domain, entry.did)
+        want = {(OWNER_ATTR, ATTR_TYPE_STR, entry.owner)}
+        rows = [row for row in attrs_of.get(did, []) if row.name == OWNER_ATTR]
+        _sync_attr_rows(plan, did, entry.domain, want, rows, changed)
+    in_use = set(did for did in plan.final.values() if did is not None)
+    for did in sorted(plan.freed - in_use):
+        plan.attr_deletes.extend(attrs_of.get(did, []))
+    return changed
+
+
+def plan_domains(entries, domain_rows, attr_rows, purge=False, allow_purge_all=False):
+    """Compare wanted domains with every row of the domain and domain_attrs tables.
+
+    entries: DomainEntry list (validated: lowercase, no duplicates).
+    An entry's attrs, when not None, become exactly the domain_attrs rows of its did. Attributes
+    of a did that no domain uses any more after this call (domain removed, did changed) are
+    removed with it. Raises PlanError for conflicting attrs of one did, and when purge would
+    remove every existing domain while allow_purge_all is false.
+    """
+    plan = DomainPlan(group((row.domain.lower(), row) for row in domain_rows))
+    attrs_of = group((row.did, row) for row in attr_rows)
+    _sync_domain_rows(plan, entries, purge, allow_purge_all)
+    attrs_changed = _sync_attrs(plan, entries, attrs_of)
+    plan.updated.extend(attrs_changed - set(plan.added) - set(plan.updated))
+    plan.added.sort()
+    plan.removed.sort()
+    plan.updated.sort()
+    plan.diff = _domain_diff(plan, attrs_of, {entry.domain: entry for entry in entries})
+    return plan
+
+
+def _domain_diff(plan, attrs_of, wanted):
     before = {}
     after = {}
     for name in plan.removed + plan.updated:
-        row = existing[name][0]
-        did = effective_did(row.domain, row.did)
-        before[name] = {"did": row.did, "attrs": _display_attrs(attrs_of.get(did, []))}
+        row = plan.existing[name][0]
+        before[name] = {"did": row.did, "attrs": _display_attrs(attrs_of.get(_row_did(row), []))}
     deleted = set(row.id for row in plan.attr_deletes)
     for name in plan.added + plan.updated:
-        did = final[name]
+        did = plan.final[name]
         rows = [row for row in attrs_of.get(did, []) if row.id not in deleted]
         rows += [AttrRow(0, *insert) for insert in plan.attr_inserts if insert[0] == did]
         after[name] = {"did": wanted[name].did, "attrs": _display_attrs(rows)}

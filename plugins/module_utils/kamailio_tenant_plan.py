@@ -34,25 +34,22 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 # file compute it; see subscriber_digest_query().
 Digest = namedtuple("Digest", "count high low")
 EMPTY = Digest(0, 0, 0)
-SEPARATOR = "\x1f"
 
 # A tenant the purge removes: it owns a domain but no longer has a file.
 Stale = namedtuple("Stale", "name domain")
 
 
-def _row_text(username, password, ha1, ha1b):
-    return SEPARATOR.join((username, password or "", ha1 or "", ha1b or ""))
-
-
-def digest_of(texts):
-    """The Digest of some row texts (order does not matter, as for the database's BIT_XOR)."""
-    count = high = low = 0
-    for text in texts:
-        raw = hashlib.md5(text.encode("utf-8")).digest()  # noqa: S324 - a checksum, not security
-        high ^= int.from_bytes(raw[:8], "big")
-        low ^= int.from_bytes(raw[8:], "big")
+def digest_of(rows):
+    """The Digest of some (username, password, ha1, ha1b) rows, as subscriber_digest_query()
+    computes it for the stored ones (order does not matter, as for the database's BIT_XOR)."""
+    count = both = 0
+    md5 = hashlib.md5
+    for username, password, ha1, ha1b in rows:
+        text = "%s\x1f%s\x1f%s\x1f%s" % (username, password or "", ha1 or "", ha1b or "")
+        # XOR of the whole 128-bit digests: its two halves are the XORs of the halves.
+        both ^= int.from_bytes(md5(text.encode("utf-8")).digest(), "big")
         count += 1
-    return Digest(count, high, low)
+    return Digest(count, both >> 64, both & 0xFFFFFFFFFFFFFFFF)
 
 
 def _xor_half(start):
@@ -78,7 +75,7 @@ def subscriber_digest_query(domain_ci=True):
 def wanted_digest(tenant):
     """The Digest of the rows the tenant's listed accounts would leave (none stored plaintext)."""
     return digest_of(
-        _row_text(account.username, "", account.ha1, account.ha1b)
+        (account.username, "", account.ha1, account.ha1b)
         for account in tenant.subscribers
         if account.state == "present"
     )
@@ -92,11 +89,13 @@ def differing_domains(tenants, stored):
     unlisted users (no purge_subscribers) differs whenever it has any; its rows are then read and
     compared one by one, which finds nothing to change for those.
     """
-    return sorted(
-        tenant.domain
-        for tenant in tenants
-        if tenant.state == "present" and stored.get(tenant.domain, EMPTY) != wanted_digest(tenant)
-    )
+    wanted = {t.domain: wanted_digest(t) for t in tenants if t.state == "present"}
+    return differing(wanted, stored)
+
+
+def differing(wanted, stored):
+    """The domains of wanted ({domain: Digest}) whose stored Digest is another."""
+    return sorted(name for name, digest in wanted.items() if stored.get(name, EMPTY) != digest)
 
 
 def _owners(attr_rows):
@@ -251,7 +250,7 @@ def changes_by_tenant(plan):
         for domain in names:
             entry(domain)[key] = True
     for key, by_domain in (
-        ("users_added", plan.subscribers.created),
+        ("users_added", plan.subscribers.added),
         ("users_removed", plan.subscribers.removed),
         ("password_changed", plan.subscribers.updated),
     ):

@@ -62,6 +62,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 # PEM is printable ASCII in lines.
 _PEM_BAD = re.compile(r"[^\x20-\x7e\n\r]")
+# Anything check_plain_text refuses, in one search: the common clean value passes in one step.
+_SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f]|\{[{%#]|^\s|\s$")
 
 
 class ValidationError(ValueError):
@@ -88,6 +90,8 @@ def check_plain_text(value, field, secret=False):
 
     The value is named in the message unless it is a secret.
     """
+    if not _SUSPECT.search(value):
+        return value
     shown = "" if secret else " %r" % value
     if _CONTROL.search(value):
         position = _CONTROL.search(value).start()
@@ -190,6 +194,9 @@ def check_hash(value, field):
 
 def check_password(value, field, store_plaintext=False):
     """Return value if it is a usable password. The value itself is never echoed."""
+    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
+    if isinstance(value, str) and 0 < len(value) <= limit and not _SUSPECT.search(value):
+        return value
     if value is None:
         raise ValidationError("%s must not be null (an empty YAML value)" % field)
     if not isinstance(value, str):
@@ -197,7 +204,6 @@ def check_password(value, field, store_plaintext=False):
     if not value:
         raise ValidationError("%s must not be empty" % field)
     check_plain_text(value, field, secret=True)
-    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
     if len(value) > limit:
         raise ValidationError(
             "%s is %d characters long; at most %d are accepted%s"
@@ -321,18 +327,36 @@ def normalize_attrs(value, field="attrs", reserved=()):
     return {name: normalize_attr(name, item, field, reserved) for name, item in value.items()}
 
 
+def attr_value(kind, text):
+    """A stored attribute as results and diffs show it: integers (type 0) as ints."""
+    if kind == ATTR_TYPE_INT:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    return text
+
+
 def attrs_for_display(attrs):
     """Inverse of normalize_attrs for results and diffs: {name: int or str}."""
-    shown = {}
-    for name, (kind, text) in attrs.items():
-        if kind == ATTR_TYPE_INT:
-            try:
-                shown[name] = int(text)
-                continue
-            except ValueError:
-                pass
-        shown[name] = text
-    return shown
+    return {name: attr_value(kind, text) for name, (kind, text) in attrs.items()}
+
+
+class Listing:
+    """Where each entry of a list was first listed; a second listing is a ValidationError.
+
+    describe(key) names the entry in that message (called only then)."""
+
+    def __init__(self, describe):
+        self.describe = describe
+        self.first = {}
+
+    def add(self, key, field):
+        if key in self.first:
+            raise ValidationError(
+                "%s: %s is listed twice (also %s)" % (field, self.describe(key), self.first[key])
+            )
+        self.first[key] = field
 
 
 def _md5(text):

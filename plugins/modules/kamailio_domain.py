@@ -78,24 +78,16 @@ options:
         no remaining domain uses).
     type: bool
     default: false
-  allow_purge_all:
-    description:
-      - A purge that would remove every existing domain fails unless this is V(true). This
-        guards against an inventory that failed to load.
-    type: bool
-    default: false
-extends_documentation_fragment:
-  - sipstack.kamailio.kamailio_db
-  - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
-    details: Reads the tables and reports what would change; writes nothing.
   diff_mode:
     support: full
     details: Shows the did and attributes of every domain added, removed or updated.
   platform:
     platforms: posix
+extends_documentation_fragment:
+  - sipstack.kamailio.kamailio_db
+  - sipstack.kamailio.kamailio_db.sync
+  - ansible.builtin.action_common_attributes
 notes:
   - Removing a domain does not remove its subscribers; use
     M(sipstack.kamailio.kamailio_subscriber) for those.
@@ -170,14 +162,10 @@ diff:
         "b.example": {"did": null, "attrs": {"max_calls": 20}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
-    connect,
-    kamailio_db_argument_spec,
-)
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
-    sync_and_exit,
+    KamailioModule,
+    run_sync,
+    sync_argument_spec,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     ATTR_COLUMNS,
@@ -191,6 +179,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     OWNER_ATTR,
+    Listing,
     ValidationError,
     check_did,
     check_state,
@@ -199,78 +188,61 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 )
 
 
-def build_entries(params):
-    """Validate the call's parameters into DomainEntry objects; raise ValidationError."""
-    state = params["state"]
-    if params.get("domains") is None:
-        if params["purge"]:
-            raise ValidationError("purge needs the bulk form (domains)")
-        items = [
-            (
-                None,
-                dict(
-                    domain=params["domain"],
-                    did=params.get("did"),
-                    attrs=params.get("attrs"),
-                    state=state,
-                ),
-            )
-        ]
-    else:
-        items = [("domains[%d]" % index, item) for index, item in enumerate(params["domains"])]
+def _items(params):
+    """(field, item) of every wanted domain: the bulk list, or the single form as one item."""
+    if params.get("domains") is not None:
+        return [("domains[%d]" % index, item) for index, item in enumerate(params["domains"])]
+    if params["purge"]:
+        raise ValidationError("purge needs the bulk form (domains)")
+    keys = ("domain", "did", "attrs", "state")
+    return [(None, {key: params.get(key) for key in keys})]
+
+
+def _entry(field, item, default_state):
+    prefix = field + "." if field else ""
+    name = normalize_domain(item["domain"], prefix + "domain")
+    where = "%s (domain %r)" % (field, name) if field else "domain %r" % name
+    return DomainEntry(
+        domain=name,
+        did=check_did(item.get("did"), "%s: did" % where),
+        attrs=normalize_attrs(item.get("attrs"), "%s: attrs" % where, (OWNER_ATTR,)),
+        state=check_state(item.get("state") or default_state, "%s: state" % where),
+    )
+
+
+def build_entries(params, add_secret=None):
+    """Validate the call's parameters into DomainEntry objects; raise ValidationError.
+
+    add_secret is unused: a domain call carries no secret besides the login."""
     entries = []
-    seen = {}
-    for field, item in items:
-        prefix = field + "." if field else ""
-        name = normalize_domain(item["domain"], prefix + "domain")
-        where = "%s (domain %r)" % (field, name) if field else "domain %r" % name
-        entry = DomainEntry(
-            domain=name,
-            did=check_did(item.get("did"), "%s: did" % where),
-            attrs=normalize_attrs(item.get("attrs"), "%s: attrs" % where, (OWNER_ATTR,)),
-            state=check_state(item.get("state") or state, "%s: state" % where),
-        )
-        if name in seen:
-            raise ValidationError(
-                "%s: domain %s is listed twice (also %s)" % (field, name, seen[name])
-            )
-        seen[name] = field
+    listing = Listing("domain {}".format)
+    for field, item in _items(params):
+        entry = _entry(field, item, params["state"])
+        listing.add(entry.domain, field)
         entries.append(entry)
     return entries
 
 
-def sync(db, params, entries, check_mode):
-    """Read, plan and (unless check_mode) write; return the module result."""
+def read_and_plan(db, params, entries, lock):
+    """Read both domain tables (locked unless in check mode) and return the DomainPlan."""
     db.columns("domain", DOMAIN_COLUMNS)
     db.columns("domain_attrs", ATTR_COLUMNS)
-    for_update = not check_mode
-    domains = db.query(select_all_domains(for_update), "reading table domain")
-    attrs = db.query(select_all_attrs(for_update), "reading table domain_attrs")
-    plan = plan_domains(
+    domains = db.query(select_all_domains(lock), "reading table domain")
+    attrs = db.query(select_all_attrs(lock), "reading table domain_attrs")
+    return plan_domains(
         entries,
         [DomainRow(*row) for row in domains],
         [AttrRow(*row) for row in attrs],
         purge=params["purge"],
         allow_purge_all=params["allow_purge_all"],
     )
-    if plan.changed and not check_mode:
-        db.write(plan.statements(), "writing tables domain and domain_attrs")
-    return dict(
-        changed=plan.changed,
-        added=plan.added,
-        removed=plan.removed,
-        updated=plan.updated,
-        diff=plan.diff,
-    )
 
 
 def argument_spec():
-    spec = kamailio_db_argument_spec()
-    spec.update(
+    return sync_argument_spec(
         domain=dict(type="str"),
         did=dict(type="str"),
         attrs=dict(type="dict"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
         domains=dict(
             type="list",
             elements="dict",
@@ -281,27 +253,17 @@ def argument_spec():
                 state=dict(type="str", choices=["present", "absent"]),
             ),
         ),
-        purge=dict(type="bool", default=False),
-        allow_purge_all=dict(type="bool", default=False),
     )
-    return spec
 
 
 def main():
-    module = AnsibleModule(
+    module = KamailioModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("domain", "domains"), ("did", "domains"), ("attrs", "domains")],
         required_one_of=[("domain", "domains")],
     )
-    try:
-        entries = build_entries(module.params)
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-
-    sync_and_exit(
-        module, connect(module), lambda db: sync(db, module.params, entries, module.check_mode)
-    )
+    run_sync(module, build_entries, read_and_plan)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ description:
   - Idempotent. The stored hashes are compared with the wanted ones, and nothing is written
     when they match.
   - The bulk form (O(subscribers) or O(subscribers_json)) syncs the accounts of many domains in
-    one call, reads each domain's rows once and writes with multi-row statements; with
-    O(purge=true) it also removes accounts that are not listed, in the domains the call names.
+    one call and writes with multi-row statements; with O(purge=true) it also removes accounts
+    that are not listed, in the domains the call names.
+  - A call reads only the rows of the domains that may change. The database computes a digest
+    of each named domain's rows; a domain whose digest equals that of its listed accounts (with
+    their hashes) holds exactly those accounts and is not read. A domain with unlisted accounts
+    (without O(purge)) or with an O(state=absent) entry is read and compared row by row.
   - Every write of one call runs in one transaction. Any invalid entry fails the whole call
     before anything is written.
   - No password or hash ever appears in results, diffs or messages.
@@ -86,7 +90,9 @@ options:
     description:
       - Bulk form, the accounts to manage, of one or many domains. Mutually exclusive with
         O(username), O(password), O(ha1), O(ha1b) and O(subscribers_json).
-      - The whole list is hidden from logs and from the module's invocation output.
+      - The whole list is hidden from logs and from the module's invocation output, and every
+        password and hash in it from results and messages (the module does that itself, so that
+        the usernames it returns are not masked; see the README).
       - For thousands of accounts O(subscribers_json) is faster; see there.
     type: list
     elements: dict
@@ -145,19 +151,11 @@ options:
     elements: str
     default: []
     version_added: 0.1.0
-  allow_purge_all:
-    description:
-      - A purge that would remove every existing account of a domain fails unless this is
-        V(true). This guards against an inventory that failed to load.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - sipstack.kamailio.kamailio_db
+  - sipstack.kamailio.kamailio_db.sync
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
-    details: Reads the tables and reports what would change; writes nothing.
   diff_mode:
     support: full
     details: Names the accounts created, removed and with changed credentials; never a password.
@@ -224,7 +222,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-created:
+added:
   description: Usernames of the accounts created, per domain.
   returned: always
   type: dict
@@ -261,12 +259,12 @@ import json
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     KamailioDBError,
     case_insensitive,
-    connect,
-    kamailio_db_argument_spec,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
     KamailioModule,
-    sync_and_exit,
+    read_digests,
+    run_sync,
+    sync_argument_spec,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
     SUBSCRIBER_COLUMNS,
@@ -275,8 +273,15 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     plan_subscribers,
     select_domains,
     select_subscribers,
+    subscriber_credentials,
+)
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_plan import (
+    differing,
+    digest_of,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
+    STATES,
+    Listing,
     ValidationError,
     check_hash,
     check_password,
@@ -286,6 +291,8 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
 )
 
 ENTRY_KEYS = ("username", "domain", "password", "ha1", "ha1b", "state")
+ENTRY_KEY_SET = frozenset(ENTRY_KEYS)
+SECRET_KEYS = ("password", "ha1", "ha1b")
 
 
 def _text_of_number(value):
@@ -295,55 +302,88 @@ def _text_of_number(value):
     return value
 
 
-def _entry(item, field, default_domain, default_state, store_plaintext, add_secret, domains):
-    """Validate one wanted account (a dict with ENTRY_KEYS) and return a SubscriberEntry.
-
-    domains caches normalised domain names: 10,000 entries usually share a few domains.
-    """
-    for name in ("password", "ha1", "ha1b"):
-        if isinstance(item.get(name), str):
-            add_secret(item[name])
-    username = _text_of_number(item.get("username"))
-    if username is None:
-        raise ValidationError("%s: username is required" % field)
-    username = check_username(username, "%s: username" % field if field else "username")
-    where = "%s (username %r)" % (field, username) if field else "username %r" % username
-    domain = item.get("domain")
-    if domain is None:
-        domain = default_domain
-    if domain is None:
-        raise ValidationError("%s: no domain, and no top-level domain to default to" % where)
-    if isinstance(domain, str) and domain in domains:
-        domain = domains[domain]
-    else:
-        given = domain
-        domain = normalize_domain(given, "%s: domain" % where)
-        domains[given] = domain
-    state = item.get("state")
-    state = check_state(default_state if state is None else state, "%s: state" % where)
-    password, ha1, ha1b = _text_of_number(item.get("password")), item.get("ha1"), item.get("ha1b")
-    if password is not None:
-        add_secret(password)
-    if password is not None and (ha1 is not None or ha1b is not None):
+def _check_credentials(entry, where, store_plaintext):
+    """The credentials an entry of its state needs, and no more."""
+    if entry.password is not None and (entry.ha1 is not None or entry.ha1b is not None):
         raise ValidationError("%s: password and ha1/ha1b are mutually exclusive" % where)
-    if (ha1 is None) != (ha1b is None):
+    if (entry.ha1 is None) != (entry.ha1b is None):
         raise ValidationError("%s: ha1 and ha1b must be given together" % where)
-    if state == "present":
-        if password is None and ha1 is None:
-            raise ValidationError("%s: state=present needs a password, or ha1 and ha1b" % where)
-        if password is not None:
-            check_password(password, "%s: password" % where, store_plaintext)
-        else:
-            if store_plaintext:
-                raise ValidationError(
-                    "%s: store_plaintext needs a password; this entry gives ha1/ha1b" % where
-                )
-            check_hash(ha1, "%s: ha1" % where)
-            check_hash(ha1b, "%s: ha1b" % where)
-    return SubscriberEntry(username, domain, state, password, ha1, ha1b)
+    if entry.state != "present":
+        return
+    if entry.password is None and entry.ha1 is None:
+        raise ValidationError("%s: state=present needs a password, or ha1 and ha1b" % where)
+    if entry.password is not None:
+        check_password(entry.password, "%s: password" % where, store_plaintext)
+        return
+    if store_plaintext:
+        raise ValidationError(
+            "%s: store_plaintext needs a password; this entry gives ha1/ha1b" % where
+        )
+    check_hash(entry.ha1, "%s: ha1" % where)
+    check_hash(entry.ha1b, "%s: ha1b" % where)
 
 
-def _json_list(text, add_secret):
+class EntryReader:
+    """Validates wanted accounts (dicts with ENTRY_KEYS) against the call's defaults.
+
+    Every password and hash goes to add_secret before any message can quote it. Normalised
+    domains are cached: 100,000 entries usually share a few hundred domains.
+    """
+
+    def __init__(self, params, add_secret, default_domain=None):
+        self.default_domain = default_domain
+        self.default_state = params["state"]
+        self.store_plaintext = params["store_plaintext"]
+        self.add_secret = add_secret
+        self.domains = {}
+
+    def register_secrets(self, item):
+        for name in SECRET_KEYS:
+            value = item.get(name)
+            if value is not None:
+                self.add_secret(_text_of_number(value))
+
+    def domain(self, given, where):
+        key = given
+        if given is None:
+            given = self.default_domain
+        if given is None:
+            raise ValidationError("%s: no domain, and no top-level domain to default to" % where)
+        domain = normalize_domain(given, "%s: domain" % where)
+        if key is None or key.__class__ is str:
+            self.domains[key] = domain
+        return domain
+
+    def read(self, item, field=""):
+        """One validated SubscriberEntry (its secrets registered already); ValidationError
+        naming field and username."""
+        username = item.get("username")
+        if username.__class__ is not str:
+            username = _text_of_number(username)
+            if username is None:
+                raise ValidationError("%s: username is required" % field)
+        username = check_username(username, "%s: username" % field if field else "username")
+        where = "%s (username %r)" % (field, username) if field else "username %r" % username
+        domain = item.get("domain")
+        # Entries share a few hundred domains: a domain seen before is valid and normalised.
+        known = self.domains.get(domain) if domain is None or domain.__class__ is str else None
+        domain = known or self.domain(domain, where)
+        state = item.get("state")
+        if state is None:
+            state = self.default_state
+        if state not in STATES:
+            check_state(state, "%s: state" % where)
+        password = item.get("password")
+        if password.__class__ is int:
+            password = _text_of_number(password)
+        entry = SubscriberEntry(
+            username, domain, state, password, item.get("ha1"), item.get("ha1b")
+        )
+        _check_credentials(entry, where, self.store_plaintext)
+        return entry
+
+
+def _json_list(text):
     """Parse subscribers_json; messages never quote the text (it holds passwords)."""
     try:
         value = json.loads(text)
@@ -354,12 +394,28 @@ def _json_list(text, add_secret):
         raise ValidationError(
             "subscribers_json must hold a JSON list of objects, not a %s" % type(value).__name__
         )
-    for item in value:
-        if isinstance(item, dict):
-            for name in ("password", "ha1", "ha1b"):
-                if isinstance(item.get(name), str):
-                    add_secret(item[name])
     return value
+
+
+def _check_item(item, field):
+    if not isinstance(item, dict):
+        raise ValidationError("%s must be a dictionary, got %s" % (field, type(item).__name__))
+    if not ENTRY_KEY_SET.issuperset(item):
+        unknown = sorted(str(key) for key in item if key not in ENTRY_KEY_SET)
+        raise ValidationError(
+            "%s: unsupported key(s) %s; supported: %s"
+            % (field, ", ".join(unknown), ", ".join(ENTRY_KEYS))
+        )
+
+
+def _bulk_scope(params):
+    """The domains a bulk call names besides its entries' (top-level domain, purge_domains)."""
+    scope = set()
+    if params.get("domain") is not None:
+        scope.add(normalize_domain(params["domain"], "domain"))
+    for index, extra in enumerate(params.get("purge_domains") or []):
+        scope.add(normalize_domain(extra, "purge_domains[%d]" % index))
+    return scope
 
 
 def build_entries(params, add_secret):
@@ -369,129 +425,118 @@ def build_entries(params, add_secret):
     add_secret is called with every password and hash before any validation message can be
     built, so that the caller can keep them out of all output.
     """
-    store_plaintext = params["store_plaintext"]
-    state = params["state"]
-    default_domain = params.get("domain")
     subscribers = params.get("subscribers")
     list_name = "subscribers"
     if params.get("subscribers_json") is not None:
         list_name = "subscribers_json"
-        subscribers = _json_list(params["subscribers_json"], add_secret)
-    purge_domains = params.get("purge_domains") or []
-    if purge_domains and not params["purge"]:
+        subscribers = _json_list(params["subscribers_json"])
+    if params.get("purge_domains") and not params["purge"]:
         raise ValidationError("purge_domains needs purge=true")
     if subscribers is None:
         if params["purge"]:
             raise ValidationError("purge needs the bulk form (subscribers or subscribers_json)")
-        item = dict((key, params.get(key)) for key in ENTRY_KEYS)
-        entry = _entry(item, "", None, state, store_plaintext, add_secret, {})
+        item = {key: params.get(key) for key in ENTRY_KEYS}
+        reader = EntryReader(params, add_secret)
+        reader.register_secrets(item)
+        entry = reader.read(item)
         return [entry], {entry.domain}
 
-    scope = set()
-    if default_domain is not None:
-        default_domain = normalize_domain(default_domain, "domain")
-        scope.add(default_domain)
-    for index, extra in enumerate(purge_domains):
-        scope.add(normalize_domain(extra, "purge_domains[%d]" % index))
+    scope = _bulk_scope(params)
+    default = normalize_domain(params["domain"], "domain") if params.get("domain") else None
+    reader = EntryReader(params, add_secret, default)
+    for item in subscribers:
+        if isinstance(item, dict):
+            reader.register_secrets(item)
     entries = []
-    seen = {}
-    domains = {}
-    allowed = set(ENTRY_KEYS)
+    listing = Listing(lambda key: "%s@%s" % (key[1], key[0]))
     for index, item in enumerate(subscribers):
         field = "%s[%d]" % (list_name, index)
-        if not isinstance(item, dict):
-            raise ValidationError("%s must be a dictionary, got %s" % (field, type(item).__name__))
-        unknown = sorted(str(key) for key in item if key not in allowed)
-        if unknown:
-            for name in ("password", "ha1", "ha1b"):
-                if isinstance(item.get(name), str):
-                    add_secret(item[name])
-            raise ValidationError(
-                "%s: unsupported key(s) %s; supported: %s"
-                % (field, ", ".join(unknown), ", ".join(ENTRY_KEYS))
-            )
-        entry = _entry(item, field, default_domain, state, store_plaintext, add_secret, domains)
-        key = (entry.domain, entry.username)
-        if key in seen:
-            raise ValidationError(
-                "%s: %s@%s is listed twice (also %s[%d])"
-                % (field, entry.username, entry.domain, list_name, seen[key])
-            )
-        seen[key] = index
+        if item.__class__ is not dict or not ENTRY_KEY_SET.issuperset(item):
+            _check_item(item, field)
+        entry = reader.read(item, field)
+        listing.add((entry.domain, entry.username), field)
         entries.append(entry)
-        scope.add(entry.domain)
+    scope.update(reader.domains.values())
     return entries, scope
 
 
-def sync(db, params, entries, scope, check_mode):
-    """Read, plan and (unless check_mode) write; return the module result."""
+def _check_domains_exist(db, params, entries, domain_ci):
+    present = set(entry.domain for entry in entries if entry.state == "present")
+    if not (params["require_domain"] and present):
+        return
+    rows = db.query(select_domains(present, domain_ci), "reading table domain")
+    missing = sorted(present - set(row[0].lower() for row in rows))
+    if missing:
+        raise KamailioDBError(
+            "domain(s) %s missing from the domain table of database %r: create them with"
+            " sipstack.kamailio.kamailio_domain first, or set require_domain=false"
+            % (", ".join(missing), params["login_db"])
+        )
+
+
+def changing_domains(db, entries, scope, store_plaintext, domain_ci):
+    """The domains of scope whose rows may change: those whose digest (computed by the
+    database) differs from the digest of the rows the entries want. A domain with an absent
+    entry is always read: its account may be stored in another spelling."""
+    rows = {domain: [] for domain in scope}
+    always = set()
+    for entry in entries:
+        if entry.state == "present":
+            credentials = subscriber_credentials(entry, store_plaintext)
+            rows[entry.domain].append((entry.username, *credentials))
+        else:
+            always.add(entry.domain)
+    wanted = {domain: digest_of(texts) for domain, texts in rows.items()}
+    return always.union(differing(wanted, read_digests(db, scope, domain_ci)))
+
+
+def read_and_plan(db, params, wanted, lock):
+    """Read what differs (domain digests first, then the rows of the domains that differ) and
+    return the SubscriberPlan."""
+    entries, scope = wanted
     columns = db.columns("subscriber", SUBSCRIBER_COLUMNS)
     domain_ci = case_insensitive(columns["domain"])
-    present = set(entry.domain for entry in entries if entry.state == "present")
-    if params["require_domain"] and present:
-        rows = db.query(select_domains(present, domain_ci), "reading table domain")
-        missing = sorted(present - set(row[0].lower() for row in rows))
-        if missing:
-            raise KamailioDBError(
-                "domain(s) %s missing from the domain table of database %r: create them with"
-                " sipstack.kamailio.kamailio_domain first, or set require_domain=false"
-                % (", ".join(missing), params["login_db"])
-            )
+    _check_domains_exist(db, params, entries, domain_ci)
+    changing = changing_domains(db, entries, scope, params["store_plaintext"], domain_ci)
     rows = db.query(
-        select_subscribers(scope, domain_ci, for_update=not check_mode),
-        "reading table subscriber",
+        select_subscribers(changing, domain_ci, for_update=lock), "reading table subscriber"
     )
-    plan = plan_subscribers(
-        entries,
+    return plan_subscribers(
+        [entry for entry in entries if entry.domain in changing],
         [SubscriberRow(*row) for row in rows],
-        scope,
+        changing,
         purge=params["purge"],
         update_password=params["update_password"],
         store_plaintext=params["store_plaintext"],
         username_ci=case_insensitive(columns["username"]),
         allow_purge_all=params["allow_purge_all"],
     )
-    if plan.changed and not check_mode:
-        db.write(plan.statements(), "writing table subscriber")
-    return dict(
-        changed=plan.changed,
-        created=plan.created,
-        updated=plan.updated,
-        removed=plan.removed,
-        diff=plan.diff,
-    )
 
 
 def argument_spec():
-    spec = kamailio_db_argument_spec()
-    spec.update(
+    return sync_argument_spec(
         username=dict(type="str"),
         domain=dict(type="str"),
         password=dict(type="str", no_log=True),
         ha1=dict(type="str", no_log=True),
         ha1b=dict(type="str", no_log=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
         update_password=dict(
             type="str", default="always", choices=["always", "on_create"], no_log=False
         ),
         store_plaintext=dict(type="bool", default=False),
         require_domain=dict(type="bool", default=True),
-        # Entries are validated by build_entries(), not by suboptions: Ansible's per-element
-        # validation and no_log scrubbing cost seconds on 10,000 entries, and its messages
-        # could not name the entry.
-        subscribers=dict(type="list", elements="dict", no_log=True),
-        subscribers_json=dict(type="str", no_log=True),
-        purge=dict(type="bool", default=False),
+        # Secret lists (see kamailio_module): kept out of all output by KamailioModule, and
+        # validated by build_entries(), whose messages name the entry.
+        subscribers=dict(type="list", elements="dict", no_log=False),
+        subscribers_json=dict(type="str", no_log=False),
         purge_domains=dict(type="list", elements="str", default=[]),
-        allow_purge_all=dict(type="bool", default=False),
     )
-    return spec
 
 
 def main():
     module = KamailioModule(
         argument_spec=argument_spec(),
-        bulk_no_log=("subscribers", "subscribers_json"),
+        secret_lists=("subscribers", "subscribers_json"),
         supports_check_mode=True,
         mutually_exclusive=[
             ("username", "subscribers", "subscribers_json"),
@@ -505,15 +550,7 @@ def main():
         required_together=[("ha1", "ha1b")],
         required_by={"username": "domain"},
     )
-    try:
-        entries, scope = build_entries(module.params, module.add_secret)
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-
-    check_mode = module.check_mode
-    sync_and_exit(
-        module, connect(module), lambda db: sync(db, module.params, entries, scope, check_mode)
-    )
+    run_sync(module, build_entries, read_and_plan)
 
 
 if __name__ == "__main__":

@@ -163,14 +163,14 @@ diff:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     case_insensitive,
     connect,
     kamailio_db_argument_spec,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
+    KamailioModule,
+    read_digests,
     sync_and_exit,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan import (
@@ -183,7 +183,6 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     SubscriberRow,
     select_all_attrs,
     select_all_domains,
-    select_in,
     select_subscribers,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant import (
@@ -191,12 +190,10 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant 
     parse_tenants,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_plan import (
-    Digest,
     changes_by_tenant,
     check_ownership,
     differing_domains,
     plan_tenants,
-    subscriber_digest_query,
 )
 
 
@@ -213,12 +210,6 @@ def read_tenants(text):
     return parse_tenants((item["source"], item.get("tenant"), None) for item in items)
 
 
-def _digests(db, domains, domain_ci):
-    head, column, tail = subscriber_digest_query(domain_ci)
-    rows = db.query(select_in(head, column, domains, tail), "digesting table subscriber")
-    return {row[0]: Digest(int(row[1]), int(row[2]), int(row[3])) for row in rows}
-
-
 def read_and_plan(db, params, tenants, lock):
     """Read what the plan needs (the domain tables, digests, the rows that differ) and plan."""
     db.columns("domain", DOMAIN_COLUMNS)
@@ -231,7 +222,7 @@ def read_and_plan(db, params, tenants, lock):
         tenants, domain_rows, attr_rows, purge=params["purge"], purge_max=params["purge_max"]
     )
     present = set(tenant.domain for tenant in tenants if tenant.state == "present")
-    differing = differing_domains(tenants, _digests(db, present, domain_ci))
+    differing = differing_domains(tenants, read_digests(db, present, domain_ci))
     gone = set(t.domain for t in tenants if t.state == "absent") | set(s.domain for s in stale)
     rows = db.query(
         select_subscribers(set(differing) | gone, domain_ci, for_update=lock),
@@ -325,7 +316,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = KamailioModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     if params["tenants_json"] is None:
         module.fail_json(

@@ -3,10 +3,11 @@
 #   sipstack-test/base:<release>       Debian itself (public image when pullable, else debootstrap)
 #   <prefix>-test/systemd:<release>    target hosts: systemd as PID 1
 #   <prefix>-test/sipclient:<release>  SIP client hosts: sipp, sipsak
+#   <prefix>-test/mariadb:<release>    the integration tests' database (only when IMAGE_KINDS asks)
 # Each derived image carries a label with the hash of its inputs and is rebuilt only when they change.
 # <prefix> is SIPSTACK_TEST_PREFIX (default sipstack): a second checkout whose tests/images differ
 # builds its own derived images instead of rebuilding these back and forth.
-# Usage: images.sh [debian12] [debian13]   (default: both)
+# Usage: [IMAGE_KINDS="systemd sipclient"] images.sh [debian12] [debian13]   (default: both)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,6 +77,7 @@ releases=("$@")
 for release in "${releases[@]}"; do
   codename "$release" >/dev/null
   ensure_base "$release"
-  ensure_derived systemd "$release"
-  ensure_derived sipclient "$release"
+  for kind in ${IMAGE_KINDS:-systemd sipclient}; do
+    ensure_derived "$kind" "$release"
+  done
 done

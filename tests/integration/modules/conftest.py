@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-ENV_VARS = ("HOST", "PORT", "SOCKET", "USER", "PASSWORD", "SCHEMA_DIR")
+ENV_VARS = ("HOST", "PORT", "USER", "PASSWORD", "SCHEMA_DIR")
 SCHEMA_FILES = ("standard-create.sql", "auth_db-create.sql", "domain-create.sql")
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 

@@ -32,7 +32,7 @@ def test_single_subscriber_lifecycle(play, kamdb):
 
     checked = play([task("check", **alice)], check=True)
     assert checked[0]["changed"] is True
-    assert checked[0]["created"] == {"a.example": ["alice"]}
+    assert checked[0]["added"] == {"a.example": ["alice"]}
     assert checked[0]["diff"] == {
         "before": {},
         "after": {"subscribers": {"a.example": ["alice"]}},
@@ -42,7 +42,7 @@ def test_single_subscriber_lifecycle(play, kamdb):
     applied = play([task("apply", **alice), task("rerun", **alice)])
     assert applied[0]["changed"] is True
     assert applied[1]["changed"] is False
-    assert applied[1]["created"] == {} and applied[1]["updated"] == {}
+    assert applied[1]["added"] == {} and applied[1]["updated"] == {}
     # Only hashes are stored: the password column stays empty.
     assert kamdb.subscribers() == {
         ("a.example", "alice"): hashes("alice", "a.example", "first-Secret")
@@ -95,7 +95,7 @@ def test_bulk_many_domains_same_username_case_and_diff(play, kamdb):
 
     checked = play([task("check", subscribers=subscribers)], check=True)
     assert checked[0]["changed"] is True
-    assert checked[0]["created"] == {"a.example": ["alice", "bob"], "b.example": ["alice"]}
+    assert checked[0]["added"] == {"a.example": ["alice", "bob"], "b.example": ["alice"]}
     assert kamdb.subscribers() == {}
 
     other_case = [dict(s, domain=s["domain"].swapcase()) for s in subscribers]
@@ -120,7 +120,7 @@ def test_bulk_many_domains_same_username_case_and_diff(play, kamdb):
     result = changed[0]
     assert result["changed"] is True
     assert result["updated"] == {"b.example": ["alice"]}
-    assert result["created"] == {"b.example": ["carol"]}
+    assert result["added"] == {"b.example": ["carol"]}
     assert result["diff"] == {
         "before": {"subscribers": {"b.example": ["alice"]}},
         "after": {
@@ -260,7 +260,7 @@ def test_sql_metacharacters_in_usernames_and_passwords(play, kamdb):
         ]
     )
     assert [r["changed"] for r in result] == [True, False]
-    assert result[0]["created"] == {"a.example": sorted(s["username"] for s in tricky)}
+    assert result[0]["added"] == {"a.example": sorted(s["username"] for s in tricky)}
     assert kamdb.subscribers() == {
         ("a.example", s["username"]): hashes(s["username"], "a.example", s["password"])
         for s in tricky
@@ -314,6 +314,37 @@ def test_no_secret_in_verbose_output(play, kamdb):
     ]
     for secret in secrets:
         assert secret not in output
+
+
+def test_no_secret_in_verbose_diff_or_failure_output_with_10000_entries(play, kamdb):
+    kamdb.add_domains(*("t%d.example" % d for d in range(10)))
+    accounts = [
+        {"username": "u%05d" % i, "domain": "t%d.example" % (i % 10), "password": "Big-%05d!" % i}
+        for i in range(10000)
+    ]
+    failing = [*accounts[:9999], {"username": "bad user", "password": "Big-last!"}]
+    tasks = [
+        task("10,000 as a list", subscribers=accounts),
+        task("again, nothing to change", subscribers_json=json.dumps(accounts), purge=True),
+        task("10,000 with a bad one", domain="t0.example", subscribers=failing)
+        | {"ignore_errors": True},
+        task("mutually exclusive with the list", username="x", subscribers=accounts)
+        | {"ignore_errors": True},
+    ]
+    result = play(tasks, verbose=True, diff=True)
+    output = result.stdout + result.stderr
+    assert result.rc == 0, output[-3000:]
+    # The usernames are reported (diff and result), and both failures say what failed.
+    assert "u09999" in output and "u00000" in output
+    assert "bad user" in output and "mutually exclusive" in output
+    assert len(kamdb.subscribers()) == 10000
+    for secret in ("Big-%05d!" % i for i in range(10000)):
+        assert secret not in output
+    assert "Big-last!" not in output
+    for i in (0, 4321, 9999):
+        user, domain, password = accounts[i]["username"], accounts[i]["domain"], "Big-%05d!" % i
+        assert calc_ha1(user, domain, password) not in output
+        assert calc_ha1b(user, domain, password) not in output
 
 
 def test_connection_and_schema_errors_say_what_failed(play, kamdb, empty_db, tmp_path):

@@ -109,7 +109,7 @@ def test_database_digest_equals_the_python_digest(kamdb):
     head, column, tail = subscriber_digest_query()
     ((query, params),) = select_in(head, column, ["d.example"], tail)
     (found,) = kamdb.execute(query, params)
-    expected = digest_of("\x1f".join((u, p, h1, h2)) for u, _d, p, h1, h2 in rows)
+    expected = digest_of((u, p, h1, h2) for u, _d, p, h1, h2 in rows)
     assert found[0] == "d.example"
     assert Digest(int(found[1]), int(found[2]), int(found[3])) == expected
 

@@ -39,12 +39,12 @@ def owned(row_id, domain, owner, did=None):
 
 
 def test_digest_is_order_free_and_sees_every_byte():
-    a = digest_of(["alice\x1f\x1fh1\x1fh2", "bob\x1f\x1fh3\x1fh4"])
-    assert a == digest_of(["bob\x1f\x1fh3\x1fh4", "alice\x1f\x1fh1\x1fh2"])
-    assert a != digest_of(["alice\x1f\x1fh1\x1fh2", "bob\x1f\x1fh3\x1fh5"])
+    a = digest_of([("alice", "", "h1", "h2"), ("bob", None, "h3", "h4")])
+    assert a == digest_of([("bob", "", "h3", "h4"), ("alice", "", "h1", "h2")])
+    assert a != digest_of([("alice", "", "h1", "h2"), ("bob", "", "h3", "h5")])
     assert digest_of([]) == EMPTY
-    raw = hashlib.md5(b"x").digest()  # noqa: S324
-    assert digest_of(["x"]) == Digest(
+    raw = hashlib.md5("x\x1fp\x1fh1\x1fh2".encode()).digest()  # noqa: S324
+    assert digest_of([("x", "p", "h1", "h2")]) == Digest(
         1, int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
     )
 

@@ -5,6 +5,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.sipstack.kamailio.plugins.module_utils import kamailio_module
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ValidationError,
 )
@@ -109,7 +110,7 @@ class FakeCursor:
 
 
 def run_main(monkeypatch, capsys, conn, **args):
-    monkeypatch.setattr(kamailio_domain, "connect", lambda module: conn)
+    monkeypatch.setattr(kamailio_module, "connect", lambda module: conn)
     with patch_module_args(args), pytest.raises(SystemExit):
         kamailio_domain.main()
     return json.loads(capsys.readouterr().out)

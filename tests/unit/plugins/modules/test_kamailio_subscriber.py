@@ -8,6 +8,10 @@ import pymysql
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.sipstack.kamailio.plugins.module_utils import kamailio_module
+from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_plan import (
+    digest_of,
+)
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ValidationError,
     calc_ha1,
@@ -187,6 +191,13 @@ class FakeCursor:
             ]
         elif query.startswith("SELECT domain FROM domain"):
             self.rows = [(d,) for d in self.conn.domains if d in args]
+        elif query.startswith("SELECT LOWER(domain), COUNT(*)"):
+            # The per-domain digest the database computes, from the same rows.
+            self.rows = []
+            for domain in args:
+                rows = [r[1:2] + r[3:] for r in self.conn.subscribers if r[2] == domain]
+                if rows:
+                    self.rows.append((domain, *digest_of(rows)))
         elif query.startswith("SELECT id, username"):
             self.rows = [r for r in self.conn.subscribers if r[2] in args]
         else:
@@ -197,7 +208,7 @@ class FakeCursor:
 
 
 def run_main(monkeypatch, capsys, conn, **args):
-    monkeypatch.setattr(kamailio_subscriber, "connect", lambda module: conn)
+    monkeypatch.setattr(kamailio_module, "connect", lambda module: conn)
     with patch_module_args(args), pytest.raises(SystemExit):
         kamailio_subscriber.main()
     return json.loads(capsys.readouterr().out)
@@ -217,7 +228,7 @@ def test_check_mode_writes_nothing_and_reports_changed(monkeypatch, capsys):
         _ansible_check_mode=True,
     )
     assert result["changed"] is True
-    assert result["created"] == {"a.example": ["alice"]}
+    assert result["added"] == {"a.example": ["alice"]}
     assert writes(conn) == []
     assert conn.commits == 0
     assert all("FOR UPDATE" not in q for q, _args in conn.log)
@@ -318,7 +329,7 @@ def test_usernames_are_returned_although_the_list_is_no_log_but_secrets_are_not(
         _ansible_diff=True,
     )
     # "present" is both a username and a password here: as a secret it is masked.
-    assert result["created"] == {"a.example": ["carol", "********"]}
+    assert result["added"] == {"a.example": ["carol", "********"]}
     assert result["diff"]["after"]["subscribers"] == {"a.example": ["carol", "********"]}
 
 
@@ -361,7 +372,7 @@ def test_subscribers_json_through_main(monkeypatch, capsys):
     conn = FakeConnection()
     text = json.dumps([{"username": "alice", "domain": "a.example", "password": SECRET}])
     result = run_main(monkeypatch, capsys, conn, subscribers_json=text, purge=True)
-    assert result["created"] == {"a.example": ["alice"]}
+    assert result["added"] == {"a.example": ["alice"]}
     assert "diff" not in result  # only in diff mode
     assert result["invocation"]["module_args"]["subscribers_json"] == (
         "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
