@@ -47,6 +47,7 @@ DOMAINS = ["tenant%d.bench.example" % n for n in range(1, 5)]
 USERS_PER_DOMAIN = 250
 CALLEES = 25  # per domain: registered to the load generator's answering sipp
 DB_PASSWORD = "bench-db-Secret-1"  # noqa: S105 - a throwaway container's database
+TENANTS_DB_PASSWORD = "bench-db-Tenants-2"  # noqa: S105 - the same container's tenant sync
 UAS_PORT = 5090
 TOOLS = "/opt/sipstack-bench"
 
@@ -142,6 +143,7 @@ def converge(loadgen_ip, workdir):
             "vars": {
                 "ansible_connection": "community.docker.docker",
                 "kamailio_db_password": DB_PASSWORD,
+                "kamailio_db_tenants_password": TENANTS_DB_PASSWORD,
                 "kamailio_trusted_networks": ["%s/32" % loadgen_ip],
                 "kamailio_tenants": tenants,
                 **({"kamailio_usrloc_db_mode": int(USRLOC_DB_MODE)} if USRLOC_DB_MODE else {}),
