@@ -15,7 +15,7 @@ help:
 	@echo "make test-unit         pytest unit tests"
 	@echo "make test-integration  module integration tests against a real MariaDB"
 	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
-	@echo "make benchmark         tenant sync benchmark (10,000 subscribers over 100 domains)"
+	@echo "make benchmark         tenant sync: the modules, then tenant files through playbooks/tenants.yml"
 	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
 	@echo "make build             collection tarball"
 	@echo "make clean             remove test containers, the venv and caches"
@@ -43,7 +43,9 @@ test-molecule:
 
 benchmark:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \
-		&& .venv/bin/python tests/benchmarks/tenant_sync.py
+		&& .venv/bin/python tests/benchmarks/tenant_sync.py \
+		&& bash $(HARNESS)/images.sh debian12 \
+		&& .venv/bin/python tests/benchmarks/tenant_role.py
 
 benchmark-sip:
 	@bash $(HARNESS)/venv.sh && bash $(HARNESS)/collection.sh >/dev/null \

@@ -31,6 +31,10 @@ class NotRunning(RPCError):
     """Nothing reads the FIFO: Kamailio is not running (or runs without this FIFO)."""
 
 
+class RPCFault(RPCError):
+    """Kamailio answered the RPC with an error (for example: no such AoR)."""
+
+
 def running_pid(pidfile):
     """The pid of the running Kamailio its pid file names, or None."""
     try:
@@ -120,7 +124,7 @@ def call(
         raise RPCError("%s: unexpected reply %r" % (method, answer))
     if "error" in answer:
         error = answer["error"] or {}
-        raise RPCError(
+        raise RPCFault(
             "%s failed: %s %s" % (method, error.get("code", ""), error.get("message", ""))
         )
     return answer.get("result")

@@ -116,6 +116,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_rpc import (
     NotRunning,
     RPCError,
+    RPCFault,
     call,
     loaded_domains,
     registered_aors,
@@ -173,6 +174,16 @@ def missing_accounts(db, aors):
     return sorted(aor for key, aor in wanted.items() if key not in found)
 
 
+def has_live_contacts(rpc, aor):
+    """Whether usrloc still reaches `aor`. `ul.dump` also lists an AoR whose contacts were
+    removed but not yet flushed to the database (usrloc's write-back mode keeps them, marked
+    deleted, until its next timer run); `ul.lookup` skips those."""
+    try:
+        return bool(rpc("ul.lookup", "location", aor))
+    except RPCFault:
+        return False
+
+
 def read_marker(path):
     try:
         with open(path) as handle:
@@ -219,7 +230,11 @@ def reconcile(module, db):
                         raise RPCError("after domain.reload the cache still differs: %s" % still)
                     write_marker(marker_path, database[0])
         if params["registrations"]:
-            stale = missing_accounts(db, registered_aors(rpc("ul.dump", "brief")))
+            stale = [
+                aor
+                for aor in missing_accounts(db, registered_aors(rpc("ul.dump", "brief")))
+                if has_live_contacts(rpc, aor)
+            ]
             if stale:
                 result.update(changed=True, unregistered=stale)
                 if not module.check_mode:
