@@ -2,7 +2,7 @@
 # shortcut into one layer of `make test`. Each target sets up what it needs by itself.
 SHELL := /bin/bash
 HARNESS := tests/harness
-SCENARIO ?= default debian13 dbtls
+SCENARIO ?= default debian13 dbtls cluster
 
 .PHONY: help demo test test-lint test-sanity test-unit test-integration test-tarball test-molecule \
 	benchmark benchmark-sip build venv images clean
@@ -15,7 +15,7 @@ help:
 	@echo "make test-unit         pytest unit tests"
 	@echo "make test-integration  module integration tests against a real MariaDB"
 	@echo "make test-tarball      the demo converged from the built tarball installed with ansible-galaxy"
-	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls'; KEEP=1 keeps instances)"
+	@echo "make test-molecule     molecule scenarios (SCENARIO='default debian13 dbtls cluster'; KEEP=1 keeps instances)"
 	@echo "make benchmark         module, playbook and role benchmarks of the tenant sync (10,000 and 100,000 subscribers)"
 	@echo "make benchmark-sip     REGISTER/s and calls/s of this kamailio.cfg next to Debian's stock one"
 	@echo "make build             collection tarball"

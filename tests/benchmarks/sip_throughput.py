@@ -15,7 +15,9 @@ both had no failure.
 
 Environment: BENCH_RELEASE (debian12 | debian13, default debian12), BENCH_SECONDS (seconds per
 rate, default 8), BENCH_REG_RATES / BENCH_CALL_RATES (comma-separated target rates),
-BENCH_KEEP=1 (keep the containers), SIPSTACK_TEST_PREFIX (container name prefix).
+BENCH_KEEP=1 (keep the containers), SIPSTACK_TEST_PREFIX (container name prefix),
+BENCH_USRLOC_DB_MODE=3 (this config as every proxy of a cluster runs it: registrations only in
+the database, README: Scale-out; the stock config keeps its write-back mode 2).
 Every load step is bounded by its call count and a timeout; traffic only goes between the two
 containers this script creates.
 """
@@ -37,6 +39,7 @@ REG_RATES = [
     int(r) for r in os.environ.get("BENCH_REG_RATES", "2000,4000,5000,6000,7000,8000").split(",")
 ]
 CALL_RATES = [int(r) for r in os.environ.get("BENCH_CALL_RATES", "100,200,300,400,500").split(",")]
+USRLOC_DB_MODE = os.environ.get("BENCH_USRLOC_DB_MODE", "")
 TARGET = "%s-bench-kamailio" % PREFIX
 LOADGEN = "%s-bench-loadgen" % PREFIX
 NETWORK = "%s-bench" % PREFIX
@@ -44,6 +47,7 @@ DOMAINS = ["tenant%d.bench.example" % n for n in range(1, 5)]
 USERS_PER_DOMAIN = 250
 CALLEES = 25  # per domain: registered to the load generator's answering sipp
 DB_PASSWORD = "bench-db-Secret-1"  # noqa: S105 - a throwaway container's database
+TENANTS_DB_PASSWORD = "bench-db-Tenants-2"  # noqa: S105 - the same container's tenant sync
 UAS_PORT = 5090
 TOOLS = "/opt/sipstack-bench"
 
@@ -139,8 +143,10 @@ def converge(loadgen_ip, workdir):
             "vars": {
                 "ansible_connection": "community.docker.docker",
                 "kamailio_db_password": DB_PASSWORD,
+                "kamailio_db_tenants_password": TENANTS_DB_PASSWORD,
                 "kamailio_trusted_networks": ["%s/32" % loadgen_ip],
                 "kamailio_tenants": tenants,
+                **({"kamailio_usrloc_db_mode": int(USRLOC_DB_MODE)} if USRLOC_DB_MODE else {}),
             },
         }
     }
@@ -338,7 +344,8 @@ def main():
         total = len(users() + callees())
         out.write(
             "\n%s, %d subscribers over %d domains (%d in the REGISTER load), %d s per rate, "
-            "load generator trusted\n" % (kamailio, total, len(DOMAINS), len(users()), SECONDS)
+            "load generator trusted, this config's usrloc db_mode %s\n"
+            % (kamailio, total, len(DOMAINS), len(users()), SECONDS, USRLOC_DB_MODE or "2")
         )
         out.write(
             table("REGISTER with digest auth", ours["register"], stock["register"], "reg") + "\n"

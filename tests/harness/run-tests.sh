@@ -6,7 +6,7 @@
 # after a failure, so one run shows everything that is broken.
 #
 #   LAYERS     layers to run, in order (default: lint build sanity unit integration tarball molecule)
-#   SCENARIOS  molecule scenarios (default: default debian13 dbtls)
+#   SCENARIOS  molecule scenarios (default: default debian13 dbtls cluster)
 #   KEEP=1     keep molecule instances for debugging (molecule converge/verify/login by hand)
 set -uo pipefail
 
@@ -15,7 +15,7 @@ cd "$root" || exit 1
 harness=$root/tests/harness
 venv=$root/.venv
 LAYERS=${LAYERS:-lint build sanity unit integration tarball molecule}
-SCENARIOS=${SCENARIOS:-default debian13 dbtls}
+SCENARIOS=${SCENARIOS:-default debian13 dbtls cluster}
 KEEP=${KEEP:-0}
 
 results=()

@@ -63,6 +63,10 @@ def client():
 @pytest.fixture(scope="session")
 def proxy_ip(target, client):
     """The target's address on the network it shares with the client (discovered, not assumed)."""
+    return _address_seen_by(target, client)
+
+
+def _address_seen_by(target, client):
     addresses = target.check_output("hostname -I").split()
     ipv4 = [a for a in addresses if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a)]
     assert ipv4, "the target has no IPv4 address: %r" % addresses
@@ -70,6 +74,28 @@ def proxy_ip(target, client):
         if client.run("ip -4 route get %s", address).rc == 0:
             return address
     return ipv4[0]
+
+
+@pytest.fixture(scope="session")
+def proxies():
+    """The SIP servers of a scenario with several (group kamailio), in inventory order."""
+    hosts = testinfra.get_hosts(["ansible://kamailio"], ansible_inventory=_inventory())
+    assert len(hosts) >= 2, "expected several hosts in group kamailio, got %d" % len(hosts)
+    return sorted(hosts, key=lambda host: host.backend.host)
+
+
+@pytest.fixture(scope="session")
+def sips(proxies, client):
+    """Real SIP clients on the client host, one per SIP server (index as in `proxies`)."""
+    addresses = [_address_seen_by(proxy, client) for proxy in proxies]
+    first = _install_tools(client, addresses[0])
+    return [first] + [Sip(client, address) for address in addresses[1:]]
+
+
+@pytest.fixture(scope="session")
+def database():
+    """The database host of a scenario whose database has a host of its own (group kamailio_db)."""
+    return testinfra.get_hosts(["ansible://kamailio_db"], ansible_inventory=_inventory())[0]
 
 
 class Sip:

@@ -32,8 +32,9 @@ def ansible_env(**extra):
     )
 
 
-def run_playbook(workdir, text, extra=None, timeout=600):
-    """Write `text` as a playbook into workdir, run it with `extra` vars; (rc, output)."""
+def run_playbook(workdir, text, extra=None, timeout=600, options=()):
+    """Write `text` as a playbook into workdir, run it with `extra` vars and further
+    ansible-playbook `options`; (rc, output)."""
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
     if not inventory:
         pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify")
@@ -46,6 +47,7 @@ def run_playbook(workdir, text, extra=None, timeout=600):
         extra_file = workdir / "extra.json"
         extra_file.write_text(json.dumps(extra))
         cmd += ["-e", "@%s" % extra_file]
+    cmd += list(options)
     proc = subprocess.run(
         cmd,
         env=ansible_env(),

@@ -22,6 +22,11 @@ def wait_for(check, timeout, interval=1.0, what="condition"):
         time.sleep(interval)
 
 
+def main_pid(host):
+    """Kamailio's main PID on `host` now (a restart changes it)."""
+    return int(host.check_output("systemctl show --property=MainPID --value kamailio.service"))
+
+
 def in_background(function, *args, **kwargs):
     """Run `function` in a thread; the returned callable joins it and returns its result."""
     box = {}
