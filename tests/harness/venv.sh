@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$root/.venv
 python=${PYTHON:-python3}
+# The interpreter that builds the venv must live outside it: run-tests.sh puts .venv/bin first on
+# PATH, and the rebuild below removes .venv (with the python3 it would otherwise have found).
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$venv/bin" | paste -sd: -)
 
 log() { printf '[venv] %s\n' "$*" >&2; }
 
