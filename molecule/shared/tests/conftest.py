@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sipdata.py, for the test modules in the subdirectories
 
 from sipdata import ALL_DOMAINS  # noqa: E402
-from siphelpers import CLIENT_TOOLS_DIR  # noqa: E402
+from siphelpers import CLIENT_TOOLS_DIR, kamcmd_raw  # noqa: E402
 
 REPO = HERE.parents[2]
 SIP_TOOLS = REPO / "tests" / "sip"
@@ -288,16 +288,6 @@ def bans(kamcmd):
                 kamcmd_raw(kamcmd, "htable.delete", table, address)
 
     return Bans()
-
-
-def kamcmd_raw(kamcmd, *args):
-    """kamcmd whose "not found" errors are an answer, not a failure."""
-    try:
-        return kamcmd(*args)
-    except AssertionError as exc:
-        if re.search(r"not found|doesn't exist", str(exc)):
-            return ""
-        raise
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Small helpers of the verify tests: polling with a deadline, clients run in the background."""
 
+import re
 import threading
 import time
 
@@ -20,6 +21,17 @@ def wait_for(check, timeout, interval=1.0, what="condition"):
         if time.monotonic() > deadline:
             pytest.fail("%s not reached within %s s" % (what, timeout))
         time.sleep(interval)
+
+
+def kamcmd_raw(kamcmd, *args):
+    """kamcmd (the fixture) whose "not found" errors are an answer, not a failure: an empty
+    string. usrloc answers "AOR has no contacts" for an AoR whose contacts are all gone."""
+    try:
+        return kamcmd(*args)
+    except AssertionError as exc:
+        if re.search(r"not found|doesn't exist|has no contacts", str(exc)):
+            return ""
+        raise
 
 
 def main_pid(host):

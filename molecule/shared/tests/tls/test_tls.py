@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from playbook import run_playbook
 from sipdata import ALICE_B, BAD_CREDENTIALS, BOB_B, CAROL_B, OK, PASSWORD
+from siphelpers import main_pid
 
 TLS_PORT = 5061
 CLIENT_TOOLS_DIR = "/opt/sipstack-sip"  # where conftest's `sip` fixture puts tests/sip
@@ -109,10 +110,6 @@ def tls(sip, client, proxy_ip):
         return json.loads(result.stdout)
 
     return run
-
-
-def main_pid(target):
-    return int(target.check_output("systemctl show --property=MainPID --value kamailio.service"))
 
 
 def test_kamailio_listens_for_sip_over_tls(target, proxy_ip):

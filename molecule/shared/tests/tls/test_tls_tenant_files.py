@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from playbook import run_playbook
+from siphelpers import main_pid
 
 DOMAIN = "tls-tenant.example"
 TLS_PORT = 5061
@@ -95,10 +96,6 @@ def wait_for(served, name, fingerprint):
     while served(name) != fingerprint:
         assert time.monotonic() < deadline, "%s is not served the expected certificate" % name
         time.sleep(1)
-
-
-def main_pid(target):
-    return target.check_output("systemctl show -p MainPID --value kamailio")
 
 
 def test_a_tenant_file_brings_its_certificate_and_rotates_it_without_restart(
