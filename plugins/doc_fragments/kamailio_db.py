@@ -21,10 +21,15 @@ options:
     type: str
   login_host:
     description:
-      - Host name or address of the MySQL or MariaDB server.
+      - Host name or address of the MySQL or MariaDB server, or several in order of preference
+        (the nodes of a Galera cluster).
+      - The module uses the first that accepts the connection and, when it is a Galera node,
+        reports C(wsrep_ready) C(ON); it moves on to the next only when a server cannot be
+        reached or is not ready, never after a refused login.
       - Ignored when O(login_unix_socket) is set.
-    type: str
-    default: localhost
+    type: list
+    elements: str
+    default: [localhost]
   login_port:
     description:
       - TCP port of the server.

@@ -41,7 +41,7 @@ def kamailio_db_argument_spec():
     return dict(
         login_user=dict(type="str"),
         login_password=dict(type="str", no_log=True),
-        login_host=dict(type="str", default="localhost"),
+        login_host=dict(type="list", elements="str", default=["localhost"]),
         login_port=dict(type="int", default=3306),
         login_unix_socket=dict(type="str"),
         login_db=dict(type="str", default="kamailio"),
@@ -57,11 +57,16 @@ class KamailioDBError(Exception):
     """A database operation failed; the message says what and never holds a secret."""
 
 
+def _hosts(params):
+    hosts = params.get("login_host") or ["localhost"]
+    return [hosts] if isinstance(hosts, str) else list(hosts)
+
+
 def _server_target(params):
     if params.get("login_unix_socket"):
         where = "socket %s" % params["login_unix_socket"]
     else:
-        where = "%s:%s" % (params.get("login_host"), params.get("login_port"))
+        where = ", ".join("%s:%s" % (host, params.get("login_port")) for host in _hosts(params))
     return "database %r on %s" % (params.get("login_db"), where)
 
 
@@ -110,8 +115,9 @@ def explain_error(exc, params, doing):
     return template.format(doing=doing, target=_server_target(params), text=text)
 
 
-def connection_kwargs(params):
-    """Keyword arguments for pymysql.connect() built from the module's login options."""
+def connection_kwargs(params, host=None):
+    """Keyword arguments for pymysql.connect() built from the module's login options, for
+    `host` (default: the first of login_host)."""
     kwargs = dict(
         database=params["login_db"],
         connect_timeout=params["connect_timeout"],
@@ -125,7 +131,7 @@ def connection_kwargs(params):
     if params.get("login_unix_socket"):
         kwargs["unix_socket"] = params["login_unix_socket"]
     else:
-        kwargs["host"] = params["login_host"]
+        kwargs["host"] = host if host is not None else _hosts(params)[0]
         kwargs["port"] = params["login_port"]
     config_file = params.get("config_file")
     if config_file and os.path.isfile(os.path.expanduser(config_file)):
@@ -139,16 +145,55 @@ def connection_kwargs(params):
     return kwargs
 
 
+class _NotReady(Exception):
+    """A Galera node that accepts connections but is not synced with its cluster."""
+
+
+def _open(params, host, check_ready):
+    conn = pymysql.connect(**connection_kwargs(params, host))
+    if not check_ready:
+        return conn
+    try:
+        # A Galera node outside the primary component answers, but refuses queries or serves
+        # stale data. MariaDB without Galera reports wsrep_ready OFF too, with wsrep_on OFF.
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'")
+            galera = cursor.fetchone()
+            if galera is not None and str(galera[1]).upper() == "ON":
+                cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep_ready'")
+                ready = cursor.fetchone()
+                if ready is None or str(ready[1]).upper() != "ON":
+                    raise _NotReady("a Galera node that is not ready (wsrep_ready OFF)")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def connect(module):
-    """Open the connection, or fail the module with a message that says what went wrong."""
+    """Open the connection to the first of login_host that accepts it and, when it is a Galera
+    node, is ready; or fail the module with a message that says what went wrong with each."""
     if pymysql is None:
         module.fail_json(msg=missing_required_lib("PyMySQL"), exception=PYMYSQL_IMPORT_ERROR)
-    try:
-        return pymysql.connect(**connection_kwargs(module.params))
-    except pymysql.err.Error as exc:
-        module.fail_json(msg=explain_error(exc, module.params, "connecting"))
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="cannot connect to %s: %s" % (_server_target(module.params), exc))
+    params = module.params
+    hosts = [None] if params.get("login_unix_socket") else _hosts(params)
+    failures = []
+    for host in hosts:
+        try:
+            # with one server there is nothing to choose: its own errors say what is wrong
+            return _open(params, host, check_ready=len(hosts) > 1)
+        except _NotReady as exc:
+            failures.append("%s: %s" % (host, exc))
+        except pymysql.err.Error as exc:
+            code, _text = _error_parts(exc)
+            if code not in CR_CONNECTION_ERRORS or host == hosts[-1]:
+                failures.append(explain_error(exc, params, "connecting"))
+                break
+            failures.append("%s: %s" % (host, _error_parts(exc)[1]))
+        except (OSError, ValueError) as exc:
+            failures.append("cannot connect to %s: %s" % (_server_target(params), exc))
+            break
+    module.fail_json(msg="; ".join(failures))
     return None
 
 

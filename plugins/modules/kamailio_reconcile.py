@@ -14,8 +14,11 @@ description:
     that C(domain.dump) shows differ from the database, or when the database's domain tables
     changed since the last reload this module made (a marker file in Kamailio's runtime
     directory, which is emptied when Kamailio restarts, holds their digest).
-  - Registrations (C(ul.dump)) of accounts that the C(subscriber) table no longer holds are
-    removed (C(ul.rm)), so a removed user or tenant cannot be reached any more.
+  - Registrations of accounts that the C(subscriber) table no longer holds are removed
+    (C(ul.rm)), so a removed user or tenant cannot be reached any more. They are found in
+    Kamailio's memory (C(ul.dump)) and in table C(location), where usrloc's database-only mode
+    (several SIP servers) keeps them; the login then needs C(SELECT) on C(location), which the
+    mariadb role grants the tenant sync's account.
   - Talks to Kamailio through the FIFO of its C(jsonrpcs) module; no value is ever put on a
     command line.
 options:
@@ -174,6 +177,27 @@ def missing_accounts(db, aors):
     return sorted(aor for key, aor in wanted.items() if key not in found)
 
 
+# Registrations whose account is gone, from the shared table (usrloc's database-only mode keeps
+# nothing in memory, so ul.dump lists none of them).
+STALE_IN_TABLE = (
+    "SELECT DISTINCT CONCAT(l.username, '@', l.domain) FROM location l"
+    " LEFT JOIN subscriber s ON s.username = l.username AND s.domain = l.domain"
+    " WHERE s.id IS NULL AND l.domain <> ''"
+)
+
+
+def stale_in_table(module, db):
+    """AoRs of table location whose account is gone; none (with a warning) when the login may
+    not read location."""
+    try:
+        return [row[0] for row in db.query([(STALE_IN_TABLE, ())], "reading table location")]
+    except KamailioDBError as exc:
+        if "permission denied" not in str(exc) and "access denied" not in str(exc):
+            raise
+        module.warn("registrations in table location not checked: %s" % exc)
+        return []
+
+
 def has_live_contacts(rpc, aor):
     """Whether usrloc still reaches `aor`. `ul.dump` also lists an AoR whose contacts were
     removed but not yet flushed to the database (usrloc's write-back mode keeps them, marked
@@ -230,11 +254,9 @@ def reconcile(module, db):
                         raise RPCError("after domain.reload the cache still differs: %s" % still)
                     write_marker(marker_path, database[0])
         if params["registrations"]:
-            stale = [
-                aor
-                for aor in missing_accounts(db, registered_aors(rpc("ul.dump", "brief")))
-                if has_live_contacts(rpc, aor)
-            ]
+            candidates = set(missing_accounts(db, registered_aors(rpc("ul.dump", "brief"))))
+            candidates.update(stale_in_table(module, db))
+            stale = sorted(aor for aor in candidates if has_live_contacts(rpc, aor))
             if stale:
                 result.update(changed=True, unregistered=stale)
                 if not module.check_mode:

@@ -98,6 +98,13 @@ def database():
     return testinfra.get_hosts(["ansible://kamailio_db"], ansible_inventory=_inventory())[0]
 
 
+@pytest.fixture(scope="session")
+def database_nodes():
+    """Every database host (group kamailio_db: a Galera cluster's nodes), in inventory order."""
+    hosts = testinfra.get_hosts(["ansible://kamailio_db"], ansible_inventory=_inventory())
+    return sorted(hosts, key=lambda host: host.backend.host)
+
+
 class Sip:
     """sipcheck.py and sipedge.py on one client host: each call returns one run's JSON result."""
 

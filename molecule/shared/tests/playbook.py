@@ -11,6 +11,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
+# site.yml as the scenarios' converge runs it: the trusted client's address first (always,
+# whatever the tags: the SIP servers' trusted networks are built from it).
+SITE = """
+- name: Learn the trusted SIP client's address
+  hosts: sipclients
+  gather_facts: false
+  tasks:
+    - name: Gather the client's network facts
+      ansible.builtin.setup:
+        gather_subset: [min, network]
+      tags: [always]
+
+- name: The deployment
+  ansible.builtin.import_playbook: {repo}/playbooks/site.yml
+""".format(repo=REPO)
+
 
 def _tool(name):
     """An Ansible command of this venv (molecule runs pytest with the venv's Python)."""

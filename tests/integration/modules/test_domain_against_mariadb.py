@@ -135,3 +135,24 @@ def test_bad_domain_fails_naming_it_and_writes_nothing(play, kamdb):
     assert result[1]["failed"] is True
     assert "at most 64" in result[1]["msg"]
     assert kamdb.domains() == {}
+
+
+UNREACHABLE = "sipstack-db-down.invalid"
+
+
+def test_login_host_list_moves_past_an_unreachable_server(play, kamdb, db_env):
+    """login_host in order of preference (the nodes of a Galera cluster): a server that cannot
+    be reached is skipped, the next one takes the write; with none reachable the module fails
+    naming each."""
+    wanted = {"domain": "failover.example", "login_host": [UNREACHABLE, db_env["host"]]}
+    applied = play([task("apply", **wanted)])
+    assert applied[0]["changed"] is True, applied[0]
+    assert kamdb.domains() == {"failover.example": None}
+
+    refused = play(
+        [task("nowhere", domain="other.example", login_host=[UNREACHABLE])],
+        expect_failure=True,
+    )
+    assert refused[0]["failed"] is True
+    assert UNREACHABLE in refused[0]["msg"], refused[0]["msg"]
+    assert kamdb.domains() == {"failover.example": None}

@@ -61,7 +61,7 @@ def test_keepalives_come_only_from_the_proxy_registered_through(proxies, sips, r
     interval = int(proxies[0].backend.get_variables()["kamailio_nat_keepalive_interval"])
     forget(proxies[0], CAROL_B)
     try:
-        result = sips[registrar].keepalive(CAROL_B, PASSWORD[CAROL_B], wait=2 * interval + 3)
+        result = sips[registrar].keepalive(CAROL_B, PASSWORD[CAROL_B], wait=3 * interval + 3)
     finally:
         forget(proxies[0], CAROL_B)
     assert result["register"]["codes"] == REGISTERED, result

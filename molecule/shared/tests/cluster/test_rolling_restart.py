@@ -9,24 +9,10 @@ restarting at that moment succeeds. Registrations made before the run are all st
 import threading
 import time
 
-from playbook import REPO, run_playbook
+from playbook import SITE, run_playbook
 from sipdata import ALICE_B, BOB_B, CAROL_B, OK, PASSWORD
 from siphelpers import main_pid
 
-# As the scenario's converge: the trusted client's address first (always, whatever the tags).
-SITE = """
-- name: Learn the trusted SIP client's address
-  hosts: sipclients
-  gather_facts: false
-  tasks:
-    - name: Gather the client's network facts
-      ansible.builtin.setup:
-        gather_subset: [min, network]
-      tags: [always]
-
-- name: The deployment, with a changed kamailio.cfg
-  ansible.builtin.import_playbook: {repo}/playbooks/site.yml
-""".format(repo=REPO)
 # A port of its own: every REGISTER of the loop refreshes one contact (max_contacts).
 LOOP_PORT = 5077
 # Seconds around a proxy's own restart in which its registrations may fail: the stop, the start

@@ -37,7 +37,7 @@ def test_login_options_and_defaults():
         "client_key",
     }
     assert spec["login_password"]["no_log"] is True
-    assert spec["login_host"]["default"] == "localhost"
+    assert spec["login_host"]["default"] == ["localhost"]
     assert spec["login_port"]["default"] == 3306
     assert spec["login_db"]["default"] == "kamailio"
 
