@@ -17,6 +17,9 @@ declared no_log=False and kept out of all output through ansible-core's public s
 Scalar secrets (login_password, password, ha1, ha1b) keep Ansible's own no_log handling.
 """
 
+import gc
+import threading
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
@@ -115,6 +118,19 @@ def run_sync(module, wanted, plan_call):
     plan_call(db, params, wanted, lock) reads what it needs and returns a Plan. The plan's
     statements run unless in check mode; a failure part-way rolls everything back.
     """
+    # A bulk call allocates several objects per entry and frees none of them in cycles: the
+    # cyclic collector would walk the growing heap again and again, for nothing (0.15 s of a
+    # no-op with 100,000 subscribers).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _validate_and_sync(module, wanted, plan_call)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _validate_and_sync(module, wanted, plan_call):
     try:
         entries = wanted(module.params, module.add_secret)
     except ValidationError as exc:
@@ -136,6 +152,41 @@ def read_digests(db, domains, domain_ci):
     head, column, tail = subscriber_digest_query(domain_ci)
     rows = db.query(select_in(head, column, domains, tail), "digesting table subscriber")
     return {row[0]: Digest(int(row[1]), int(row[2]), int(row[3])) for row in rows}
+
+
+class Background:
+    """call(*args) in a thread, for a database read whose wait overlaps the caller's Python work
+    (PyMySQL releases the GIL while it waits for the server).
+
+    It starts at once. Use it as a context manager: result() returns the value or raises what
+    call raised, and leaving the block waits for the thread, so that nothing else uses the
+    connection meanwhile.
+    """
+
+    def __init__(self, call, *args):
+        self._outcome = None
+        self._thread = threading.Thread(target=self._run, args=(call, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, call, args):
+        try:
+            self._outcome = (True, call(*args))
+        except Exception as exc:  # raised again in the caller's thread, by result()
+            self._outcome = (False, exc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._thread.join()
+        return False
+
+    def result(self):
+        self._thread.join()
+        done, value = self._outcome
+        if not done:
+            raise value
+        return value
 
 
 def sync_and_exit(module, conn, sync):

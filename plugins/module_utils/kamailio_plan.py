@@ -19,8 +19,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
     ATTR_TYPE_STR,
     OWNER_ATTR,
     attr_value,
-    calc_ha1,
-    calc_ha1b,
+    credential_hashes,
 )
 
 # Rows per multi-row statement: about 100 kB of SQL for subscriber rows, far below the default
@@ -39,7 +38,8 @@ SubscriberRow = namedtuple("SubscriberRow", SUBSCRIBER_COLUMNS)
 DomainRow = namedtuple("DomainRow", DOMAIN_COLUMNS)
 AttrRow = namedtuple("AttrRow", ATTR_COLUMNS)
 
-# A wanted subscriber. password is the plaintext (or None when ha1/ha1b are given).
+# A wanted subscriber. password is the plaintext (or None when ha1/ha1b are given); with a
+# password, ha1 and ha1b are None or, after with_credentials(), the hashes of that password.
 SubscriberEntry = namedtuple("SubscriberEntry", "username domain state password ha1 ha1b")
 # A wanted domain. attrs is None (leave attributes alone) or {name: (type, text)}, never
 # holding OWNER_ATTR; owner is None (leave the owner attribute alone) or the owning tenant.
@@ -240,14 +240,18 @@ def group(pairs):
 
 def subscriber_credentials(entry, store_plaintext):
     """(password column, ha1, ha1b) wanted for a present entry."""
-    if entry.password is not None:
-        plain = entry.password if store_plaintext else ""
-        return (
-            plain,
-            calc_ha1(entry.username, entry.domain, entry.password),
-            calc_ha1b(entry.username, entry.domain, entry.password),
-        )
-    return ("", entry.ha1, entry.ha1b)
+    if entry.password is None:
+        return ("", entry.ha1, entry.ha1b)
+    plain = entry.password if store_plaintext else ""
+    if entry.ha1 is None:
+        return (plain, *credential_hashes(entry.username, entry.domain, entry.password))
+    return (plain, entry.ha1, entry.ha1b)
+
+
+def with_credentials(entry, credentials):
+    """entry with the hashes of its subscriber_credentials(), so that a plan does not hash its
+    password a second time."""
+    return entry._replace(ha1=credentials[1], ha1b=credentials[2])
 
 
 def _by_domain(pairs):

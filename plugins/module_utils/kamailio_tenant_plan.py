@@ -42,34 +42,58 @@ Stale = namedtuple("Stale", "name domain")
 def digest_of(rows):
     """The Digest of some (username, password, ha1, ha1b) rows, as subscriber_digest_query()
     computes it for the stored ones (order does not matter, as for the database's BIT_XOR)."""
-    count = both = 0
+    return digests_by_domain((None, *row) for row in rows).get(None, EMPTY)
+
+
+def digests_by_domain(rows):
+    """{domain: Digest} of (domain, username, password, ha1, ha1b) rows, in one pass."""
+    sums = {}  # domain: [rows, XOR of their MD5s]
     md5 = hashlib.md5
-    for username, password, ha1, ha1b in rows:
+    from_bytes = int.from_bytes
+    for domain, username, password, ha1, ha1b in rows:
         text = "%s\x1f%s\x1f%s\x1f%s" % (username, password or "", ha1 or "", ha1b or "")
         # XOR of the whole 128-bit digests: its two halves are the XORs of the halves.
-        both ^= int.from_bytes(md5(text.encode("utf-8")).digest(), "big")
-        count += 1
-    return Digest(count, both >> 64, both & 0xFFFFFFFFFFFFFFFF)
+        value = from_bytes(md5(text.encode("utf-8")).digest(), "big")
+        sum_ = sums.get(domain)
+        if sum_ is None:
+            sums[domain] = [1, value]
+        else:
+            sum_[0] += 1
+            sum_[1] ^= value
+    return {
+        domain: Digest(count, both >> 64, both & 0xFFFFFFFFFFFFFFFF)
+        for domain, (count, both) in sums.items()
+    }
 
 
-def _xor_half(start):
-    # Hex digits start..start+15 of the row's MD5 as an unsigned 64-bit number.
-    return (
-        "BIT_XOR(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(CHAR(31 USING utf8mb4), username,"
-        " IFNULL(password, ''), IFNULL(ha1, ''), IFNULL(ha1b, ''))), %d, 16), 16, 10)"
-        " AS UNSIGNED))" % start
-    )
+# Each stored row's MD5, as digest_of() hashes the wanted ones.
+_ROW_MD5 = (
+    "MD5(CONCAT_WS(CHAR(31 USING utf8mb4), username, IFNULL(password, ''), IFNULL(ha1, ''),"
+    " IFNULL(ha1b, '')))"
+)
+
+
+def _xor_half(digits):
+    # 16 hex digits of the row's MD5 (h) as an unsigned 64-bit number, XORed over the group.
+    return "BIT_XOR(CAST(CONV(%s, 16, 10) AS UNSIGNED))" % digits
 
 
 def subscriber_digest_query(domain_ci=True):
     """The head of the query that digests the subscriber rows of each domain (group by domain);
-    kamailio_plan.select_in() adds the domains."""
+    kamailio_plan.select_in() adds the domains, then the tail.
+
+    Measured on MariaDB 10.11 with 100,000 rows over 1,000 domains (0.60 s at first):
+      - the inner query's LIMIT (2^64 - 1, so every row) keeps the server from merging it into
+        the outer one, which would compute each row's MD5 once per half: 0.39 -> 0.28 s;
+      - SQL_BIG_RESULT groups by sorting; the default, an in-memory temporary table keyed by
+        the utf8mb4 domain, took 0.33 s of the 0.60 s, sorting 0.06 s.
+    """
     column = "domain" if domain_ci else "LOWER(domain)"
-    head = "SELECT LOWER(domain), COUNT(*), %s, %s FROM subscriber" % (  # noqa: S608
-        _xor_half(1),
-        _xor_half(17),
+    head = (
+        "SELECT SQL_BIG_RESULT d, COUNT(*), %s, %s FROM (SELECT LOWER(domain) AS d, %s AS h"  # noqa: S608
+        " FROM subscriber" % (_xor_half("LEFT(h, 16)"), _xor_half("RIGHT(h, 16)"), _ROW_MD5)
     )
-    return head, column, " GROUP BY LOWER(domain)"
+    return head, column, " LIMIT 18446744073709551615) AS hashed GROUP BY d"
 
 
 def wanted_digest(tenant):

@@ -48,7 +48,12 @@ _HASH = re.compile(r"[0-9a-f]{32}")
 # RFC 3261 user part: unreserved / escaped / user-unreserved.
 _USER_CHAR = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_USER = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+")
+# The same user parts as runs of those characters between escapes: one step per run instead of
+# one alternation per character (0.18 against 0.37 us for a 10-character name), and no two ways
+# to match a character. The empty string matches; is_username requires a character.
+_USER = re.compile(
+    r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]*(?:%[0-9A-Fa-f]{2}[A-Za-z0-9\-_.!~*'()&=+$,;?/]*)*"
+)
 # A did is an opaque key to Kamailio, compared as bytes and used as an AVP value; keep it to
 # characters that survive every tool (kamcmd, SQL consoles, logs) unchanged.
 _DID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+~-]*")
@@ -64,6 +69,9 @@ _TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 _PEM_BAD = re.compile(r"[^\x20-\x7e\n\r]")
 # Anything check_plain_text refuses, in one search: the common clean value passes in one step.
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f]|\{[{%#]|^\s|\s$")
+# What every match of _SUSPECT but a whitespace end starts with: one character class, which the
+# regex engine scans for at once (see _suspect).
+_SUSPECT_HINT = re.compile(r"[\x00-\x1f\x7f-\x9f{]")
 
 
 class ValidationError(ValueError):
@@ -84,13 +92,22 @@ def _fits_column(value, field, limit):
         )
 
 
+def _suspect(value):
+    """_SUSPECT.search(value), in half the time for the common clean value: without a
+    control character or a '{', only a whitespace end can match (str.isspace() and the regex's
+    \\s agree on every character)."""
+    if _SUSPECT_HINT.search(value) is None:
+        return value[:1].isspace() or value[-1:].isspace()
+    return _SUSPECT.search(value) is not None
+
+
 def check_plain_text(value, field, secret=False):
     """Refuse what no field may hold: control characters (a NUL, a newline, ...), leading or
     trailing whitespace (a YAML block scalar's newline), and template markers.
 
     The value is named in the message unless it is a secret.
     """
-    if not _SUSPECT.search(value):
+    if not _suspect(value):
         return value
     shown = "" if secret else " %r" % value
     if _CONTROL.search(value):
@@ -140,15 +157,20 @@ def normalize_domain(value, field="domain"):
     return value.lower()
 
 
+def is_username(value):
+    """Whether check_username accepts value: its whole rule, as a test without a message."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= USERNAME_MAX
+        and _USER.fullmatch(value) is not None
+        and not value.startswith("-")
+    )
+
+
 def check_username(value, field="username"):
     """Return value if it is an RFC 3261 user part of at most 64 characters that does not start
     with '-' (Kamailio's command line tools would read it as an option)."""
-    if (
-        isinstance(value, str)
-        and len(value) <= USERNAME_MAX
-        and _USER.fullmatch(value)
-        and not value.startswith("-")
-    ):
+    if is_username(value):
         return value
     _text(value, field)
     if not value:
@@ -180,8 +202,15 @@ def check_username(value, field="username"):
     return value
 
 
+def is_hash(value):
+    """Whether check_hash accepts value: its whole rule, as a test without a message."""
+    return isinstance(value, str) and _HASH.fullmatch(value) is not None
+
+
 def check_hash(value, field):
     """Return value if it is 32 lowercase hex digits. The value itself is never echoed."""
+    if is_hash(value):
+        return value
     if not isinstance(value, str):
         raise ValidationError("%s must be a string, got %s" % (field, type(value).__name__))
     if not _HASH.fullmatch(value):
@@ -192,11 +221,17 @@ def check_hash(value, field):
     return value
 
 
+def is_password(value, store_plaintext=False):
+    """Whether check_password accepts value: its whole rule, as a test without a message."""
+    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
+    return isinstance(value, str) and 0 < len(value) <= limit and not _suspect(value)
+
+
 def check_password(value, field, store_plaintext=False):
     """Return value if it is a usable password. The value itself is never echoed."""
-    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
-    if isinstance(value, str) and 0 < len(value) <= limit and not _SUSPECT.search(value):
+    if is_password(value, store_plaintext):
         return value
+    limit = PLAINTEXT_MAX if store_plaintext else PASSWORD_MAX
     if value is None:
         raise ValidationError("%s must not be null (an empty YAML value)" % field)
     if not isinstance(value, str):
@@ -345,18 +380,27 @@ def attrs_for_display(attrs):
 class Listing:
     """Where each entry of a list was first listed; a second listing is a ValidationError.
 
-    describe(key) names the entry in that message (called only then)."""
+    describe(key) names the entry in that message, name(field) the places (both called only
+    then, so that a long list can pass its indexes instead of formatting a name per entry)."""
 
-    def __init__(self, describe):
+    def __init__(self, describe, name=str):
         self.describe = describe
+        self.name = name
         self.first = {}
 
     def add(self, key, field):
         if key in self.first:
             raise ValidationError(
-                "%s: %s is listed twice (also %s)" % (field, self.describe(key), self.first[key])
+                "%s: %s is listed twice (also %s)"
+                % (self.name(field), self.describe(key), self.name(self.first[key]))
             )
         self.first[key] = field
+
+
+# The texts Kamailio's auth_db hashes: ha1 of RFC 2617 (username:realm:password) and ha1b
+# (username@domain:domain:password, for digest usernames that carry the domain).
+_HA1 = "%s:%s:%s"
+_HA1B = "%s@%s:%s:%s"
 
 
 def _md5(text):
@@ -365,10 +409,18 @@ def _md5(text):
 
 def calc_ha1(username, realm, password):
     """HA1 of RFC 2617: md5(username:realm:password)."""
-    return _md5("%s:%s:%s" % (username, realm, password))
+    return _md5(_HA1 % (username, realm, password))
 
 
 def calc_ha1b(username, domain, password):
     """Kamailio's ha1b: md5(username@domain:domain:password), used when the digest username
     carries the domain."""
-    return _md5("%s@%s:%s:%s" % (username, domain, domain, password))
+    return _md5(_HA1B % (username, domain, domain, password))
+
+
+def credential_hashes(username, domain, password):
+    """(calc_ha1, calc_ha1b) of an account in one call: bulk callers hash 100,000 of them."""
+    md5 = hashlib.md5
+    ha1 = _HA1 % (username, domain, password)
+    ha1b = _HA1B % (username, domain, domain, password)
+    return md5(ha1.encode("utf-8")).hexdigest(), md5(ha1b.encode("utf-8")).hexdigest()

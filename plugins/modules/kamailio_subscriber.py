@@ -255,12 +255,14 @@ diff:
 """
 
 import json
+from collections import namedtuple
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
     KamailioDBError,
     case_insensitive,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
+    Background,
     KamailioModule,
     read_digests,
     run_sync,
@@ -274,10 +276,12 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_plan im
     select_domains,
     select_subscribers,
     subscriber_credentials,
+    with_credentials,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_plan import (
+    EMPTY,
     differing,
-    digest_of,
+    digests_by_domain,
 )
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     STATES,
@@ -287,6 +291,9 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
     check_password,
     check_state,
     check_username,
+    is_hash,
+    is_password,
+    is_username,
     normalize_domain,
 )
 
@@ -323,6 +330,17 @@ def _check_credentials(entry, where, store_plaintext):
     check_hash(entry.ha1b, "%s: ha1b" % where)
 
 
+def _plain_credentials(state, password, ha1, ha1b, store_plaintext):
+    """Whether _check_credentials accepts these as they are, in the forms entries take: a
+    password, or ha1 and ha1b, for a present entry; none for an absent one. False leaves the
+    verdict, and the message, to _check_credentials."""
+    if state != "present":
+        return password is None and ha1 is None and ha1b is None
+    if ha1 is None and ha1b is None:
+        return is_password(password, store_plaintext)
+    return password is None and not store_plaintext and is_hash(ha1) and is_hash(ha1b)
+
+
 class EntryReader:
     """Validates wanted accounts (dicts with ENTRY_KEYS) against the call's defaults.
 
@@ -337,11 +355,18 @@ class EntryReader:
         self.add_secret = add_secret
         self.domains = {}
 
-    def register_secrets(self, item):
-        for name in SECRET_KEYS:
-            value = item.get(name)
-            if value is not None:
-                self.add_secret(_text_of_number(value))
+    def register_secrets(self, items):
+        """add_secret every password and hash of the dicts among items."""
+        values = [
+            value
+            for item in items
+            if isinstance(item, dict)
+            for value in map(item.get, SECRET_KEYS)
+            if value is not None
+        ]
+        add_secret = self.add_secret
+        for value in values:
+            add_secret(value if value.__class__ is str else _text_of_number(value))
 
     def domain(self, given, where):
         key = given
@@ -353,6 +378,33 @@ class EntryReader:
         if key is None or key.__class__ is str:
             self.domains[key] = domain
         return domain
+
+    def quick(self, item):
+        """The SubscriberEntry of an item that read() accepts, found without building a single
+        message text; None when the item needs read() (which may still accept it).
+
+        Only what read() accepts as it is passes here: a dict of ENTRY_KEYS, a username and
+        credentials that pass the validators' own tests, a domain read() has normalised
+        before, and a valid state.
+        """
+        if item.__class__ is not dict or not ENTRY_KEY_SET.issuperset(item):
+            return None
+        username = item.get("username")
+        domain = item.get("domain")
+        if not is_username(username) or not (domain is None or domain.__class__ is str):
+            return None
+        domain = self.domains.get(domain)
+        state = item.get("state")
+        if state is None:
+            state = self.default_state
+        if domain is None or state not in STATES:
+            return None
+        password = item.get("password")
+        ha1 = item.get("ha1")
+        ha1b = item.get("ha1b")
+        if not _plain_credentials(state, password, ha1, ha1b, self.store_plaintext):
+            return None
+        return SubscriberEntry(username, domain, state, password, ha1, ha1b)
 
     def read(self, item, field=""):
         """One validated SubscriberEntry (its secrets registered already); ValidationError
@@ -437,35 +489,51 @@ def build_entries(params, add_secret):
             raise ValidationError("purge needs the bulk form (subscribers or subscribers_json)")
         item = {key: params.get(key) for key in ENTRY_KEYS}
         reader = EntryReader(params, add_secret)
-        reader.register_secrets(item)
+        reader.register_secrets([item])
         entry = reader.read(item)
         return [entry], {entry.domain}
 
     scope = _bulk_scope(params)
     default = normalize_domain(params["domain"], "domain") if params.get("domain") else None
     reader = EntryReader(params, add_secret, default)
-    for item in subscribers:
-        if isinstance(item, dict):
-            reader.register_secrets(item)
+    reader.register_secrets(subscribers)
     entries = []
-    listing = Listing(lambda key: "%s@%s" % (key[1], key[0]))
+    listing = Listing(
+        lambda key: "%s@%s" % (key[1], key[0]), lambda index: "%s[%d]" % (list_name, index)
+    )
     for index, item in enumerate(subscribers):
-        field = "%s[%d]" % (list_name, index)
-        if item.__class__ is not dict or not ENTRY_KEY_SET.issuperset(item):
+        entry = reader.quick(item)
+        if entry is None:
+            field = "%s[%d]" % (list_name, index)
             _check_item(item, field)
-        entry = reader.read(item, field)
-        listing.add((entry.domain, entry.username), field)
+            entry = reader.read(item, field)
+        listing.add((entry.domain, entry.username), index)
         entries.append(entry)
     scope.update(reader.domains.values())
     return entries, scope
 
 
-def _check_domains_exist(db, params, entries, domain_ci):
+# What a call reads before it compares: the columns of subscriber, which domains of the call
+# the domain table holds (None when require_domain is off) and the stored digests.
+Stored = namedtuple("Stored", "columns existing digests")
+
+
+def _read_stored(db, scope, require_domain):
+    """The Stored of the domains in scope: the reads that need no hash."""
+    columns = db.columns("subscriber", SUBSCRIBER_COLUMNS)
+    domain_ci = case_insensitive(columns["domain"])
+    existing = None
+    if require_domain:
+        rows = db.query(select_domains(scope, domain_ci), "reading table domain")
+        existing = set(row[0].lower() for row in rows)
+    return Stored(columns, existing, read_digests(db, scope, domain_ci))
+
+
+def _check_domains_exist(params, entries, existing):
     present = set(entry.domain for entry in entries if entry.state == "present")
     if not (params["require_domain"] and present):
         return
-    rows = db.query(select_domains(present, domain_ci), "reading table domain")
-    missing = sorted(present - set(row[0].lower() for row in rows))
+    missing = sorted(present - existing)
     if missing:
         raise KamailioDBError(
             "domain(s) %s missing from the domain table of database %r: create them with"
@@ -474,41 +542,55 @@ def _check_domains_exist(db, params, entries, domain_ci):
         )
 
 
-def changing_domains(db, entries, scope, store_plaintext, domain_ci):
-    """The domains of scope whose rows may change: those whose digest (computed by the
-    database) differs from the digest of the rows the entries want. A domain with an absent
-    entry is always read: its account may be stored in another spelling."""
-    rows = {domain: [] for domain in scope}
-    always = set()
-    for entry in entries:
-        if entry.state == "present":
-            credentials = subscriber_credentials(entry, store_plaintext)
-            rows[entry.domain].append((entry.username, *credentials))
-        else:
-            always.add(entry.domain)
-    wanted = {domain: digest_of(texts) for domain, texts in rows.items()}
-    return always.union(differing(wanted, read_digests(db, scope, domain_ci)))
+def wanted_digests(pairs, scope):
+    """{domain: Digest} of the rows the entries want, for every domain of scope. pairs: each
+    entry with its subscriber_credentials(), or None when absent."""
+    digests = digests_by_domain(
+        (entry.domain, entry.username, *credentials)
+        for entry, credentials in pairs
+        if credentials is not None
+    )
+    return {domain: digests.get(domain, EMPTY) for domain in scope}
 
 
 def read_and_plan(db, params, wanted, lock):
-    """Read what differs (domain digests first, then the rows of the domains that differ) and
-    return the SubscriberPlan."""
+    """Read what differs and return the SubscriberPlan.
+
+    The database digests the stored rows of each domain of scope while this process hashes the
+    passwords and digests the wanted rows (PyMySQL waits for the server without the GIL); only
+    the domains whose digests differ are read row by row. A domain with an absent entry is
+    always read: its account may be stored in another spelling.
+    """
     entries, scope = wanted
-    columns = db.columns("subscriber", SUBSCRIBER_COLUMNS)
-    domain_ci = case_insensitive(columns["domain"])
-    _check_domains_exist(db, params, entries, domain_ci)
-    changing = changing_domains(db, entries, scope, params["store_plaintext"], domain_ci)
+    store_plaintext = params["store_plaintext"]
+    with Background(_read_stored, db, scope, params["require_domain"]) as reads:
+        pairs = [
+            (entry, subscriber_credentials(entry, store_plaintext))
+            if entry.state == "present"
+            else (entry, None)
+            for entry in entries
+        ]
+        wanted_by_domain = wanted_digests(pairs, scope)
+        stored = reads.result()
+    _check_domains_exist(params, entries, stored.existing)
+    changing = set(differing(wanted_by_domain, stored.digests))
+    changing.update(entry.domain for entry in entries if entry.state != "present")
+    domain_ci = case_insensitive(stored.columns["domain"])
     rows = db.query(
         select_subscribers(changing, domain_ci, for_update=lock), "reading table subscriber"
     )
     return plan_subscribers(
-        [entry for entry in entries if entry.domain in changing],
+        [
+            entry if credentials is None else with_credentials(entry, credentials)
+            for entry, credentials in pairs
+            if entry.domain in changing
+        ],
         [SubscriberRow(*row) for row in rows],
         changing,
         purge=params["purge"],
         update_password=params["update_password"],
-        store_plaintext=params["store_plaintext"],
-        username_ci=case_insensitive(columns["username"]),
+        store_plaintext=store_plaintext,
+        username_ci=case_insensitive(stored.columns["username"]),
         allow_purge_all=params["allow_purge_all"],
     )
 

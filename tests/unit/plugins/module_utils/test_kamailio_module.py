@@ -10,6 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_module import (
     HIDDEN,
     MASK,
+    Background,
     KamailioModule,
 )
 
@@ -98,3 +99,14 @@ def test_10000_entries_exit_and_argument_error_stay_fast_and_secret(capsys):
     assert "mutually exclusive" in result["msg"]
     assert result["invocation"]["module_args"]["subscribers"] == HIDDEN
     assert "Secret-" not in json.dumps(result)
+
+
+def test_background_returns_the_value_or_raises_in_the_caller():
+    with Background(lambda a, b: a + b, 1, 2) as pending:
+        assert pending.result() == 3
+
+    def fail():
+        raise ValueError("from the thread")
+
+    with Background(fail) as pending, pytest.raises(ValueError, match="from the thread"):
+        pending.result()

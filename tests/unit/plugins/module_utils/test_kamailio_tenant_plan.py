@@ -21,6 +21,7 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_tenant_
     check_ownership,
     differing_domains,
     digest_of,
+    digests_by_domain,
     plan_tenants,
     wanted_digest,
 )
@@ -133,3 +134,16 @@ def test_tenants_that_keep_unlisted_users_keep_them():
     assert plan_tenants([keep], [a], [a_attr], rows, ["a.example"], []).subscribers.deletes == []
     plan = plan_tenants([purge], [a], [a_attr], rows, ["a.example"], [])
     assert [r.id for r in plan.subscribers.deletes] == [7]
+
+
+def test_digests_by_domain_is_digest_of_each_domain():
+    rows = [
+        ("a.example", "alice", "", "h1", "h2"),
+        ("b.example", "alice", "pw", "h3", "h4"),
+        ("a.example", "bob", None, "h5", "h6"),
+    ]
+    assert digests_by_domain(rows) == {
+        "a.example": digest_of([("alice", "", "h1", "h2"), ("bob", None, "h5", "h6")]),
+        "b.example": digest_of([("alice", "pw", "h3", "h4")]),
+    }
+    assert digests_by_domain([]) == {}

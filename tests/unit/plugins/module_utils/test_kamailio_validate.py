@@ -1,12 +1,16 @@
 """Validators and digest hashing of kamailio_validate: pure, no database."""
 
 import hashlib
+import random
+import re
 
 import pytest
 
+from ansible_collections.sipstack.kamailio.plugins.module_utils import kamailio_validate
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validate import (
     ATTR_TYPE_INT,
     ATTR_TYPE_STR,
+    Listing,
     ValidationError,
     attrs_for_display,
     calc_ha1,
@@ -16,6 +20,10 @@ from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_validat
     check_password,
     check_state,
     check_username,
+    credential_hashes,
+    is_hash,
+    is_password,
+    is_username,
     normalize_attrs,
     normalize_domain,
 )
@@ -233,3 +241,107 @@ def test_attrs_display_round_trips():
 def test_bad_attrs_are_rejected(attrs, reason):
     with pytest.raises(ValidationError, match=reason):
         normalize_attrs(attrs, "domains[0] attrs")
+
+
+# --- the one-step tests the bulk path uses ----------------------------------------------------
+
+
+def accepts(check, value, *args):
+    try:
+        check(value, "field", *args)
+    except ValidationError:
+        return False
+    return True
+
+
+TEXTS = [
+    None,
+    1001,
+    True,
+    "",
+    "a",
+    "alice",
+    "-alice",
+    "al-ice",
+    "a" * 64,
+    "a" * 65,
+    "a%40b",
+    "a%4",
+    "a%zz",
+    "a b",
+    " a",
+    "a ",
+    "a\n",
+    "a\x00b",
+    "a\x85b",
+    "a\u00a0",
+    "{{ x }}",
+    "a{%b",
+    "{#",
+    "{x}",
+    "pässwörd",
+    "x" * 255,
+    "x" * 256,
+    "0" * 32,
+    "0" * 31,
+    "A" * 32,
+    "g" * 32,
+    "0123456789abcdef" * 2,
+]
+
+
+@pytest.mark.parametrize("value", TEXTS)
+def test_one_step_tests_accept_exactly_what_the_checks_accept(value):
+    assert is_username(value) == accepts(check_username, value)
+    assert is_hash(value) == accepts(check_hash, value)
+    for store_plaintext in (False, True):
+        assert is_password(value, store_plaintext) == accepts(
+            check_password, value, store_plaintext
+        )
+
+
+def test_credential_hashes_are_ha1_and_ha1b():
+    assert credential_hashes("alice", "a.example", "pässwörd") == (
+        calc_ha1("alice", "a.example", "pässwörd"),
+        calc_ha1b("alice", "a.example", "pässwörd"),
+    )
+
+
+def test_listing_names_places_only_in_its_message():
+    listing = Listing("entry {}".format, "items[{}]".format)
+    listing.add("a", 0)
+    listing.add("b", 1)
+    with pytest.raises(
+        ValidationError, match=r"^items\[2\]: entry a is listed twice \(also items\[0\]\)$"
+    ):
+        listing.add("a", 2)
+
+
+# The patterns as first written, one alternative per character: the faster ones must match the
+# same strings.
+USER_AS_WRITTEN = re.compile(r"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+")
+SUSPECT_AS_WRITTEN = re.compile(r"[\x00-\x1f\x7f-\x9f]|\{[{%#]|^\s|\s$")
+ALPHABET = "aZ09-_.!~*'()&=+$,;?/%4fG:@{}#\\ \t\n\r\x00\x1f\x7f\x85\x9f\xa0\u2028\u3000é"
+
+
+def texts(count=20000):
+    """Short strings of ALPHABET, the same in every run."""
+    rng = random.Random(12)  # noqa: S311 - test data, not secrets
+    for _index in range(count):
+        yield "".join(rng.choices(ALPHABET, k=rng.randint(0, 8)))
+
+
+def test_user_pattern_matches_what_it_was_written_as():
+    for text in texts():
+        fast = bool(text) and kamailio_validate._USER.fullmatch(text) is not None
+        assert fast == (USER_AS_WRITTEN.fullmatch(text) is not None), repr(text)
+
+
+def test_suspect_test_matches_the_pattern():
+    for text in texts():
+        assert kamailio_validate._suspect(text) == bool(SUSPECT_AS_WRITTEN.search(text)), repr(text)
+
+
+def test_isspace_is_the_patterns_whitespace():
+    for char in map(chr, range(0x110000)):
+        assert char.isspace() == (re.fullmatch(r"\s", char) is not None), hex(ord(char))
