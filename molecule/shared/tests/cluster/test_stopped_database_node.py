@@ -4,7 +4,8 @@ Every node is synced in a cluster of three and holds the same data. With the fir
 (the one every SIP server and the tenant modules prefer): phones still register through both
 proxies, and a tenant added by playbooks/tenants.yml registers. A site.yml run then starts the
 node into the cluster again: three nodes, and it holds what was written while it was down.
-Runs last in the scenario's verify (file name order): it leaves a tenant and a node restart.
+Then a full outage, and the bootstrap the README describes for it.
+Runs last in the scenario's verify (file name order): it leaves a tenant and stops every node.
 """
 
 from playbook import REPO, SITE, run_playbook
@@ -109,3 +110,37 @@ def test_first_node_down_then_back_after_site_yml(database_nodes, sips, tmp_path
     )
     for aor, port in made:
         assert registered(first, aor, port), (aor, port)
+
+
+def mariadb_active(node):
+    return node.run("systemctl is-active --quiet mariadb").rc == 0
+
+
+def test_full_outage_is_refused_until_the_newest_node_is_named(database_nodes, tmp_path):
+    """Every node stopped (the last one to stop holds the newest data and says so in its
+    grastate.dat): site.yml refuses to guess and starts nothing; named, a node that is not safe
+    to bootstrap is refused too; the right one founds the cluster again, the others join."""
+    for node in reversed(database_nodes):  # the first node stops last
+        node.check_output("systemctl stop mariadb")
+    newest, *others = database_nodes
+    assert "safe_to_bootstrap: 1" in newest.file("/var/lib/mysql/grastate.dat").content_string
+    database_play = ["--tags", "kamailio_mariadb", "--limit", "kamailio_db"]
+
+    rc, output = run_playbook(tmp_path / "guess", SITE, None, 600, database_play)
+    assert rc != 0 and "a full outage" in output, output[-3000:]
+    assert not any(mariadb_active(node) for node in database_nodes)
+
+    wrong = {"kamailio_mariadb_galera_bootstrap_host": others[-1].backend.host}
+    rc, output = run_playbook(tmp_path / "wrong", SITE, wrong, 600, database_play)
+    assert rc != 0 and "safe_to_bootstrap: 1" in output, output[-3000:]
+    assert not any(mariadb_active(node) for node in database_nodes)
+
+    named = {"kamailio_mariadb_galera_bootstrap_host": newest.backend.host}
+    rc, output = run_playbook(tmp_path / "named", SITE, named, 900, database_play)
+    assert rc == 0, output[-4000:]
+    for node in database_nodes:
+        wait_for(lambda node=node: synced_in_cluster_of(3)(node), 120, 2, "three nodes again")
+    # nothing was lost: the tenant added while the first node was down is everywhere
+    for node in database_nodes:
+        query = "SELECT COUNT(*) FROM subscriber WHERE domain = 'companyd.example'"
+        assert mysql(node, query).strip() == "1", node.backend.host
