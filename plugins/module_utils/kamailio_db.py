@@ -185,11 +185,11 @@ def connect(module):
         except _NotReady as exc:
             failures.append("%s: %s" % (host, exc))
         except pymysql.err.Error as exc:
-            code, _text = _error_parts(exc)
+            code, text = _error_parts(exc)
             if code not in CR_CONNECTION_ERRORS or host == hosts[-1]:
                 failures.append(explain_error(exc, params, "connecting"))
                 break
-            failures.append("%s: %s" % (host, _error_parts(exc)[1]))
+            failures.append("%s: %s" % (host, text))
         except (OSError, ValueError) as exc:
             failures.append("cannot connect to %s: %s" % (_server_target(params), exc))
             break
