@@ -54,7 +54,12 @@ def kamailio_db_argument_spec():
 
 
 class KamailioDBError(Exception):
-    """A database operation failed; the message says what and never holds a secret."""
+    """A database operation failed; the message says what and never holds a secret. code is
+    the server's or client's error number, when there was one."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
 
 
 def _hosts(params):
@@ -208,7 +213,7 @@ class KamailioDB:
         self.params = params
 
     def _error(self, exc, doing):
-        return KamailioDBError(explain_error(exc, self.params, doing))
+        return KamailioDBError(explain_error(exc, self.params, doing), _error_parts(exc)[0])
 
     def query(self, statements, doing):
         """Run (query, params) SELECT statements; return all rows of all of them."""

@@ -104,6 +104,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sipstack.kamailio.plugins.module_utils.kamailio_db import (
+    ER_DBACCESS_DENIED,
+    ER_TABLEACCESS_DENIED,
     KamailioDBError,
     connect,
     kamailio_db_argument_spec,
@@ -192,7 +194,7 @@ def stale_in_table(module, db):
     try:
         return [row[0] for row in db.query([(STALE_IN_TABLE, ())], "reading table location")]
     except KamailioDBError as exc:
-        if "permission denied" not in str(exc) and "access denied" not in str(exc):
+        if exc.code not in (ER_TABLEACCESS_DENIED, ER_DBACCESS_DENIED):
             raise
         module.warn("registrations in table location not checked: %s" % exc)
         return []

@@ -116,3 +116,33 @@ def test_missing_pymysql_fails_with_missing_required_lib(monkeypatch):
         kamailio_db.connect(Module())
     assert "PyMySQL" in failures[0]["msg"]
     assert "Failed to import the required Python library" in failures[0]["msg"]
+
+
+class _RefusingConnection:
+    """A connection whose every statement the server refuses with `error`."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def cursor(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def execute(self, query, args):
+        raise self.error
+
+
+def test_a_failed_query_keeps_the_error_number():
+    """Callers tell errors apart by number (kamailio_reconcile: no SELECT on location), not by
+    the wording of the message."""
+    refused = pymysql.err.OperationalError(1142, "SELECT command denied for table 'location'")
+    db = kamailio_db.KamailioDB(_RefusingConnection(refused), params())
+    with pytest.raises(kamailio_db.KamailioDBError) as caught:
+        db.query([("SELECT 1", ())], "reading table location")
+    assert caught.value.code == kamailio_db.ER_TABLEACCESS_DENIED
+    assert "permission denied while reading table location" in str(caught.value)
