@@ -1,4 +1,5 @@
-"""Small helpers of the verify tests: polling with a deadline, clients run in the background."""
+"""Small helpers of the verify tests: polling with a deadline, clients run in the background,
+Kamailio RPC, root queries on a database host, systemd restart times."""
 
 import re
 import threading
@@ -71,3 +72,21 @@ def assert_connected_or_refused(result, allowed):
     else:
         assert result["codes"] == CALL_REFUSED, result
         assert result["uas"]["received"] == [], result
+
+
+def mysql(host, query, database="kamailio"):
+    """What one query by root prints on a database host (tab-separated, no header), stripped."""
+    return host.check_output("mysql --batch --skip-column-names -e %s %s", query, database).strip()
+
+
+def restart_window(host, unit):
+    """(stopped, started) of the last restart of a systemd unit, in seconds since the epoch (0
+    for a unit never stopped)."""
+    out = host.check_output(
+        "systemctl show --timestamp=unix --property=ActiveExitTimestamp "
+        "--property=ActiveEnterTimestamp %s",
+        unit,
+    )
+    stamps = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    keys = ("ActiveExitTimestamp", "ActiveEnterTimestamp")
+    return tuple(float(stamps[key].lstrip("@") or 0) for key in keys)

@@ -10,16 +10,14 @@ import uuid
 
 import pytest
 from sipdata import ALICE_A, BOB_A, CALL_RECEIVED, CAROL_B, OK, PASSWORD, REGISTERED
-from siphelpers import in_background, wait_for
+from siphelpers import in_background, mysql, wait_for
 
 
 def location_rows(database, aor):
     """(contact, server_id) of every registration of `aor` in the shared location table."""
     user, domain = aor.split("@", 1)
     query = "SELECT contact, server_id FROM location WHERE username = '%s' AND domain = '%s'"
-    out = database.check_output(
-        "mysql --batch --skip-column-names -e %s kamailio", query % (user, domain)
-    )
+    out = mysql(database, query % (user, domain))
     return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
 

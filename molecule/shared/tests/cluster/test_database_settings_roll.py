@@ -11,27 +11,13 @@ import time
 
 from playbook import SITE, run_playbook
 from sipdata import BOB_B, OK, PASSWORD
+from siphelpers import mysql, restart_window
 
 LOOP_PORT = 5078
 
 
-def mysql(node, query):
-    return node.check_output("mysql --batch --skip-column-names -e %s", query).strip()
-
-
-def running_since(node):
-    """(stopped, started) of the last restart of mariadb.service, seconds since the epoch."""
-    out = node.check_output(
-        "systemctl show --timestamp=unix --property=ActiveExitTimestamp "
-        "--property=ActiveEnterTimestamp mariadb.service"
-    )
-    stamps = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    keys = ("ActiveExitTimestamp", "ActiveEnterTimestamp")
-    return tuple(float(stamps[key].lstrip("@") or 0) for key in keys)
-
-
 def test_setting_rolls_through_the_nodes_one_at_a_time(database_nodes, sips, tmp_path):
-    before = [running_since(node) for node in database_nodes]
+    before = [restart_window(node, "mariadb.service") for node in database_nodes]
     # a value the nodes do not have yet, so that the run changes the settings file
     wanted = int(mysql(database_nodes[0], "SELECT @@max_connections")) + 1
     setting = {"kamailio_mariadb_server_settings": {"max_connections": wanted}}
@@ -58,7 +44,7 @@ def test_setting_rolls_through_the_nodes_one_at_a_time(database_nodes, sips, tmp
         loop.join(120)
     assert rc == 0, output[-4000:]
 
-    windows = [running_since(node) for node in database_nodes]
+    windows = [restart_window(node, "mariadb.service") for node in database_nodes]
     for node, old, new in zip(database_nodes, before, windows, strict=True):
         assert new[1] > old[1], (node.backend.host, old, new)  # restarted
         assert mysql(node, "SELECT @@max_connections") == str(wanted), node.backend.host

@@ -4,7 +4,7 @@ the same run removes loses his registration, which only the shared table held.""
 
 from playbook import REPO, run_playbook
 from sipdata import BOB_A, DAVE_C, OK, PASSWORD, PASSWORD_AFTER_CHANGE
-from siphelpers import main_pid
+from siphelpers import main_pid, mysql
 
 DOMAIN_NOT_SERVED = 403
 
@@ -23,10 +23,7 @@ TENANTS_CHANGE = (
 def registrations(database, aor):
     user, domain = aor.split("@", 1)
     query = "SELECT COUNT(*) FROM location WHERE username = '%s' AND domain = '%s'"
-    out = database.check_output(
-        "mysql --batch --skip-column-names -e %s kamailio", query % (user, domain)
-    )
-    return int(out.strip())
+    return int(mysql(database, query % (user, domain)))
 
 
 def test_new_tenant_registers_through_every_proxy_without_restart(

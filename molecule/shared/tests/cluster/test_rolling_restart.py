@@ -11,25 +11,13 @@ import time
 
 from playbook import SITE, run_playbook
 from sipdata import ALICE_B, BOB_B, CAROL_B, OK, PASSWORD
-from siphelpers import main_pid
+from siphelpers import main_pid, restart_window
 
 # A port of its own: every REGISTER of the loop refreshes one contact (max_contacts).
 LOOP_PORT = 5077
 # Seconds around a proxy's own restart in which its registrations may fail: the stop, the start
 # and systemd noting it.
 MARGIN = 2.0
-
-
-def restart_window(proxy):
-    """(stopped, started) of the last restart of kamailio.service, in seconds since the epoch."""
-    out = proxy.check_output(
-        "systemctl show --timestamp=unix --property=ActiveExitTimestamp "
-        "--property=ActiveEnterTimestamp kamailio.service"
-    )
-    stamps = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return float(stamps["ActiveExitTimestamp"].lstrip("@")), float(
-        stamps["ActiveEnterTimestamp"].lstrip("@")
-    )
 
 
 def test_rolling_restart_keeps_one_proxy_answering(proxies, sips, tmp_path):
@@ -65,7 +53,7 @@ def test_rolling_restart_keeps_one_proxy_answering(proxies, sips, tmp_path):
 
     new_pids = [main_pid(proxy) for proxy in proxies]
     assert all(new != old for new, old in zip(new_pids, pids, strict=True)), (pids, new_pids)
-    windows = [restart_window(proxy) for proxy in proxies]
+    windows = [restart_window(proxy, "kamailio.service") for proxy in proxies]
     # one at a time: the second stopped only after the first was back
     assert windows[0][1] <= windows[1][0], windows
 

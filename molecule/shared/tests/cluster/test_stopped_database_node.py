@@ -10,7 +10,7 @@ Runs last in the scenario's verify (file name order): it leaves a tenant and sto
 
 from playbook import REPO, SITE, run_playbook
 from sipdata import ALICE_B, CAROL_B, OK, PASSWORD
-from siphelpers import wait_for
+from siphelpers import mysql, wait_for
 
 FRANK_D = "frank@companyd.example"
 PASSWORD_D = {FRANK_D: "frank-D-secret1"}  # test password only
@@ -27,14 +27,10 @@ TENANTS_WITH_COMPANYD = """
 PORTS = iter(range(5091, 5099))
 
 
-def mysql(node, query):
-    return node.check_output("mysql --batch --skip-column-names -e %s kamailio", query)
-
-
 def wsrep(node):
     """{status name: value} of the node's Galera replication."""
-    out = node.check_output(
-        "mysql --batch --skip-column-names -e %s",
+    out = mysql(
+        node,
         "SHOW GLOBAL STATUS WHERE Variable_name IN "
         "('wsrep_cluster_size', 'wsrep_local_state_comment', 'wsrep_cluster_status')",
     )
@@ -60,7 +56,7 @@ def registered(node, aor, port):
         "SELECT COUNT(*) FROM location WHERE username = '%s' AND domain = '%s'"
         " AND contact LIKE '%%:%d%%'"
     )
-    return mysql(node, query % (user, domain, port)).strip() == "1"
+    return mysql(node, query % (user, domain, port)) == "1"
 
 
 def test_three_synced_nodes_hold_the_same_data(database_nodes):
@@ -68,8 +64,7 @@ def test_three_synced_nodes_hold_the_same_data(database_nodes):
     for node in database_nodes:
         assert synced_in_cluster_of(3)(node), wsrep(node)
     counts = {
-        node.backend.host: mysql(node, "SELECT COUNT(*) FROM subscriber").strip()
-        for node in database_nodes
+        node.backend.host: mysql(node, "SELECT COUNT(*) FROM subscriber") for node in database_nodes
     }
     assert len(set(counts.values())) == 1 and "0" not in counts.values(), counts
 
@@ -104,10 +99,7 @@ def test_first_node_down_then_back_after_site_yml(database_nodes, sips, tmp_path
     assert rc == 0, output[-4000:]
     wait_for(lambda: synced_in_cluster_of(3)(first), 120, 2, "the first node back in sync")
     # it received what was written while it was down
-    assert (
-        mysql(first, "SELECT COUNT(*) FROM subscriber WHERE domain = 'companyd.example'").strip()
-        == "1"
-    )
+    assert mysql(first, "SELECT COUNT(*) FROM subscriber WHERE domain = 'companyd.example'") == "1"
     for aor, port in made:
         assert registered(first, aor, port), (aor, port)
 
@@ -143,4 +135,4 @@ def test_full_outage_is_refused_until_the_newest_node_is_named(database_nodes, t
     # nothing was lost: the tenant added while the first node was down is everywhere
     for node in database_nodes:
         query = "SELECT COUNT(*) FROM subscriber WHERE domain = 'companyd.example'"
-        assert mysql(node, query).strip() == "1", node.backend.host
+        assert mysql(node, query) == "1", node.backend.host
